@@ -1,0 +1,64 @@
+# The project's verbs. `make book` and `make test` are the two commands of the README; each one sets
+# up what it needs first (a virtual environment in .venv), so a fresh clone needs nothing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The torch the book is tested with. An already-installed torch is left alone, so a CUDA, ROCm or
+# CPU-only build installed into .venv beforehand (see README, "Which torch") is kept.
+TORCH_SPEC ?= torch==2.13.0
+JOBS ?= 2
+BOOK_FLAGS := -W -n --keep-going
+
+.PHONY: help setup book test lint format unit notebooks site-test browser-deps release grade bench clean
+
+help:  ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: $(VENV)/.installed  ## create .venv with the package and every tool
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e ".[book,grading,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+book: setup  ## build the website into _build/html (every chapter executed, warnings are errors)
+	$(BIN)/jupyter-book build . --builder html $(BOOK_FLAGS)
+
+test: setup browser-deps lint unit notebooks site-test  ## run every test (the CI command)
+
+lint: setup  ## ruff on code and notebooks
+	$(BIN)/ruff check src tests benchmarks scripts chapters solutions
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+format: setup  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix src tests benchmarks scripts chapters solutions
+	$(BIN)/ruff format src tests benchmarks scripts
+
+unit: setup  ## unit, property and grading tests
+	$(BIN)/pytest -n $(JOBS) -m "not browser" tests
+
+notebooks: setup  ## every chapter and solution notebook runs top to bottom (nbval)
+	$(BIN)/pytest -n $(JOBS) --nbval-lax -p no:randomly chapters solutions
+
+site-test: book  ## the built site in headless chromium, offline
+	$(BIN)/pytest -m browser tests
+
+browser-deps:  ## Debian's chromium for the browser test (installed when missing and run as root)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "chromium is missing: install Debian's chromium package"; exit 1; }
+
+release: setup  ## regenerate the student release exercises/ from solutions/ with nbgrader
+	$(BIN)/python -m cnnbook.grading.release
+
+grade: setup  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-to-cnn)
+	$(BIN)/python -m cnnbook.grading grade $(ASSIGNMENT)
+
+bench: setup  ## speed benchmarks against PyTorch (prints ratio tables)
+	$(BIN)/python benchmarks/bench_numpy_ref.py
+
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf _build .pytest_cache .ruff_cache
