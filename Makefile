@@ -41,7 +41,7 @@ unit: setup  ## unit, property and grading tests
 	$(BIN)/pytest -n $(JOBS) -m "not browser" tests
 
 notebooks: setup  ## every chapter and solution notebook runs top to bottom (nbval)
-	$(BIN)/pytest -n $(JOBS) --nbval-lax -p no:randomly chapters solutions
+	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax chapters solutions
 
 site-test: book  ## the built site in headless chromium, offline
 	$(BIN)/pytest -m browser tests

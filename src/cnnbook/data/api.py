@@ -1,0 +1,231 @@
+"""One entry point for every dataset of the book: ``load``, plus loaders, fallbacks, class names."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from cnnbook.data.cache import atomic_path, data_home
+from cnnbook.data.dots import make_dots_dataset
+from cnnbook.data.download import DatasetUnavailable, fetch
+from cnnbook.data.parsers import read_cifar10, read_idx
+from cnnbook.data.registry import CLASS_NAMES, REGISTRY
+from cnnbook.data.synth import GLYPH_SETS, make_glyph_dataset
+
+__all__ = ["DATASETS", "load", "make_loader", "load_or_fallback", "class_names"]
+
+# Bump when a generator changes, so that disk caches of older versions are never reused.
+GENERATOR_VERSION = 1
+
+# Generated datasets: default sizes per split.
+_GENERATED_SIZES = {
+    "glyph-digits": {"train": 20000, "test": 5000},
+    "glyph-letters": {"train": 20000, "test": 5000},
+    "two-dots": {"train": 5000, "test": 1000},
+}
+DATASETS: tuple[str, ...] = tuple(_GENERATED_SIZES) + tuple(REGISTRY)
+
+
+def class_names(name: str) -> list[str]:
+    """Names of the classes of a dataset, in label order.
+
+    Args:
+        name: a dataset of :data:`DATASETS`.
+
+    Returns:
+        One string per class; label ``k`` is ``class_names(name)[k]``.
+    """
+    _check_name(name)
+    if name in GLYPH_SETS:
+        return list(GLYPH_SETS[name])
+    if name == "two-dots":
+        return ["one dot", "two dots"]
+    return list(CLASS_NAMES[name])
+
+
+def load(
+    name: str,
+    split: str = "train",
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    as_tensor: bool = False,
+    root: str | os.PathLike[str] | None = None,
+    disk_cache: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:
+    """Load (or generate) a dataset split as images in [0, 1] and integer labels.
+
+    Generated datasets (``"glyph-digits"``, ``"glyph-letters"``, ``"two-dots"``) need no network and
+    are a pure function of ``(name, split, n, seed)``. Downloaded ones (``"mnist"``,
+    ``"fashion-mnist"``, ``"cifar10"``) are fetched once into the cache folder (``root``, else
+    ``$CNNBOOK_DATA``, else ``~/.cache/cnnbook``) and verified by checksum.
+    Results are cached in memory; each call returns fresh copies.
+
+    Args:
+        name: one of :data:`DATASETS`.
+        split: ``"train"`` or ``"test"``.
+        n: number of examples. Generated: how many to make (default 20,000 train / 5,000 test
+            for glyphs, 5,000 / 1,000 for dots). Downloaded: a random subset of that size drawn
+            with ``seed`` (default: the whole split, in its original order).
+        seed: seed of the generator, or of the subset.
+        as_tensor: return torch tensors instead of NumPy arrays.
+        root: cache folder for downloads and disk caches.
+        disk_cache: also store generated datasets on disk (keyed by arguments and version).
+
+    Returns:
+        ``(X, y)``: float32 images and int64 labels.
+
+    Shape:
+        X: ``(N, C, H, W)`` (1x28x28 for the glyph, dot and MNIST-family sets, 3x32x32 for
+        CIFAR-10); y: ``(N,)``.
+
+    Raises:
+        ValueError: unknown name or split, or a bad ``n``.
+        DatasetUnavailable: a downloaded dataset that is not cached and cannot be fetched.
+
+    Example:
+        >>> X, y = load("glyph-digits", "test", n=100)
+        >>> X.shape, X.dtype, y[:5]  # doctest: +SKIP
+        ((100, 1, 28, 28), dtype('float32'), array([...]))
+    """
+    _check_name(name)
+    if split not in ("train", "test"):
+        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"n: expected a positive integer or None, got {n!r}")
+    if name in _GENERATED_SIZES:
+        count = int(n) if n is not None else _GENERATED_SIZES[name][split]
+        X, y = _generated(
+            name, split, count, int(seed), str(data_home(root)) if disk_cache else None
+        )
+    else:
+        X, y = _downloaded(name, split, str(data_home(root)))
+        if n is not None:
+            if n > len(y):
+                raise ValueError(f"n: {name} {split} has {len(y)} examples, {n} were requested")
+            keep = np.sort(
+                np.random.default_rng(int(seed)).choice(len(y), size=int(n), replace=False)
+            )
+            X, y = X[keep], y[keep]
+    X, y = X.copy(), y.copy()  # the cached arrays stay untouched whatever the caller does
+    if as_tensor:
+        return torch.from_numpy(X), torch.from_numpy(y)
+    return X, y
+
+
+def load_or_fallback(
+    name: str = "mnist", fallback: str = "glyph-digits", split: str = "train", **kwargs
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Load ``name``; if it is unavailable (offline, no network, bad checksum) load ``fallback``.
+
+    Prints which dataset it got, loudly, so that a reader never mistakes one for the other.
+
+    Args:
+        name: the preferred dataset (usually a downloaded one).
+        fallback: the dataset to use instead (usually a generated one).
+        split: ``"train"`` or ``"test"``.
+        **kwargs: passed to :func:`load` (``n``, ``seed``, ``as_tensor``, ``root``, ...).
+
+    Returns:
+        ``(X, y, used)`` where ``used`` is the name of the dataset actually loaded.
+    """
+    _check_name(fallback)
+    try:
+        X, y = load(name, split, **kwargs)
+        used = name
+        print(f"=== cnnbook.data: using {name!r} ({split}, {len(y)} examples) ===")
+    except DatasetUnavailable as error:
+        X, y = load(fallback, split, **kwargs)
+        used = fallback
+        reason = str(error).splitlines()[0]
+        print(
+            f"=== cnnbook.data: {name!r} is NOT available ({reason})\n"
+            f"=== using the offline dataset {fallback!r} instead ({split}, {len(y)} examples) ==="
+        )
+    return X, y, used
+
+
+def make_loader(
+    X: np.ndarray | torch.Tensor,
+    y: np.ndarray | torch.Tensor,
+    batch_size: int = 128,
+    shuffle: bool = True,
+    seed: int = 0,
+) -> DataLoader:
+    """A DataLoader over ``(X, y)`` whose shuffling is fixed by ``seed``.
+
+    Args:
+        X: inputs, first axis = examples.
+        y: labels (or targets), same first-axis length.
+        batch_size: examples per batch.
+        shuffle: reshuffle every epoch (in an order fixed by ``seed``).
+        seed: seed of the loader's own generator.
+
+    Returns:
+        A ``torch.utils.data.DataLoader`` over a ``TensorDataset`` (single process).
+    """
+    X = torch.as_tensor(X)
+    y = torch.as_tensor(y)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"y: expected {X.shape[0]} labels to match X, got {y.shape[0]}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    generator = torch.Generator().manual_seed(int(seed))
+    return DataLoader(
+        TensorDataset(X, y), batch_size=int(batch_size), shuffle=shuffle, generator=generator
+    )
+
+
+def _check_name(name: str) -> None:
+    if name not in DATASETS:
+        raise ValueError(f"name: expected one of {list(DATASETS)}, got {name!r}")
+
+
+@functools.lru_cache(maxsize=6)
+def _generated(
+    name: str, split: str, n: int, seed: int, root: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    path = None
+    if root is not None:
+        path = (
+            data_home(root)
+            / "generated"
+            / f"{name}-{split}-n{n}-seed{seed}-v{GENERATOR_VERSION}.npz"
+        )
+        if path.is_file():
+            with np.load(path) as stored:
+                return _frozen(stored["X"], stored["y"])
+    if name == "two-dots":
+        # Disjoint streams for train and test: the split is folded into the seed.
+        X, y, _ = make_dots_dataset(n, seed=seed * 2 + (split == "test"))
+    else:
+        X, y = make_glyph_dataset(name, split, n=n, seed=seed)
+    if path is not None:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, X=X, y=y)
+    return _frozen(X, y)
+
+
+@functools.lru_cache(maxsize=4)
+def _downloaded(name: str, split: str, root: str) -> tuple[np.ndarray, np.ndarray]:
+    paths = fetch(name, root)
+    if name == "cifar10":
+        images, labels = read_cifar10(paths["archive"], split)
+    else:
+        images = read_idx(paths[f"{split}_images"])[:, None]
+        labels = read_idx(paths[f"{split}_labels"]).astype(np.int64)
+    if len(images) != len(labels):
+        raise ValueError(f"{name} {split}: {len(images)} images but {len(labels)} labels")
+    print(f"cnnbook.data: {name} {split} read from {data_home(root) / name}", file=sys.stderr)
+    return _frozen((images / np.float32(255)).astype(np.float32), labels)
+
+
+def _frozen(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y

@@ -1,0 +1,74 @@
+"""Command line of the grading pipeline: ``python -m cnnbook.grading grade ASSIGNMENT``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .assignments import ASSIGNMENTS, course_root, source_notebook
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnbook.grading", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="autograde submitted/<student>/<assignment>/")
+    grade.add_argument("assignment", choices=ASSIGNMENTS)
+    grade.add_argument("--root", type=Path, default=None, help="course root (nbgrader_config.py)")
+    grade.add_argument("--submitted", type=Path, default=None, help="default: <root>/submitted")
+    grade.add_argument(
+        "--output", type=Path, default=None, help="CSV of scores (default: grades-<assignment>.csv)"
+    )
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    grade.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
+    grade.add_argument("--engine", choices=("fork", "kernel"), default="fork")
+    grade.add_argument(
+        "--autograded", type=Path, default=None, help="write executed notebooks here (feedback)"
+    )
+    grade.add_argument(
+        "--gradebook", action="store_true", help="also record the scores in nbgrader's gradebook"
+    )
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    import nbformat
+
+    from .notebooks import grade_cells
+    from .pipeline import grade_assignment, write_csv
+
+    root = course_root() if args.root is None else args.root.resolve()
+    started = time.monotonic()
+    results = grade_assignment(
+        args.assignment,
+        root=root,
+        submitted_dir=args.submitted,
+        jobs=args.jobs,
+        cell_timeout=args.cell_timeout,
+        engine=args.engine,
+        progress=not args.quiet,
+        autograded_dir=args.autograded,
+    )
+    elapsed = time.monotonic() - started
+    source = nbformat.read(source_notebook(args.assignment, root), as_version=4)
+    grade_ids = [cell.grade_id for cell in grade_cells(source)]
+    output = args.output or root / f"grades-{args.assignment}.csv"
+    write_csv(results, grade_ids, output)
+    if args.gradebook:
+        from .gradebook import record
+
+        record(results, args.assignment, root)
+
+    bad = [r for r in results if r.status != "ok"]
+    print(
+        f"graded {len(results)} submissions of {args.assignment} in {elapsed:.1f} s "
+        f"with {args.jobs} processes; scores in {output}"
+    )
+    for r in bad:
+        print(f"  {r.student}: {r.status}: {r.message}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

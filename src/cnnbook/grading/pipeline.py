@@ -1,0 +1,170 @@
+"""Grade every submission of one assignment: restore, execute in parallel, score, write a CSV.
+
+Submissions are laid out as nbgrader expects, ``submitted/<student>/<assignment>/<assignment>.ipynb``.
+A submission that cannot be read (invalid JSON), crashes or times out is reported in the CSV and on
+the console; the others are graded regardless.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .assignments import course_root, source_notebook
+from .execute import ExecutionTask, execute_many
+from .notebooks import grade_cells, restore_trusted_cells, score_cells
+
+__all__ = ["SubmissionResult", "find_submissions", "grade_assignment", "write_csv"]
+
+
+@dataclass
+class SubmissionResult:
+    """The grade of one student's submission.
+
+    ``status`` is ``"ok"``, ``"invalid"`` (the notebook could not be read), ``"missing"`` (no
+    notebook in the student's folder), ``"timeout"`` or ``"crashed"``; ``scores`` maps each
+    autograded cell's ``grade_id`` to the points earned.
+    """
+
+    student: str
+    status: str
+    scores: dict[str, float]
+    max_score: float
+    seconds: float = 0.0
+    message: str = ""
+    notebook: nbformat.NotebookNode | None = field(default=None, repr=False)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.scores.values()))
+
+
+def find_submissions(submitted_dir: Path, assignment: str) -> dict[str, Path]:
+    """Map each student id to the path where their notebook should be (it may be missing)."""
+    submitted_dir = Path(submitted_dir)
+    if not submitted_dir.is_dir():
+        raise ValueError(f"submitted_dir: {submitted_dir} is not a folder")
+    found = {}
+    for student_dir in sorted(p for p in submitted_dir.iterdir() if p.is_dir()):
+        if (student_dir / assignment).is_dir():
+            found[student_dir.name] = student_dir / assignment / f"{assignment}.ipynb"
+    return found
+
+
+def _read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str, str]:
+    if not path.is_file():
+        return None, "missing", f"no {path.name} in {path.parent}"
+    try:
+        nb = nbformat.read(path, as_version=4)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("the notebook has no list of cells")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return None, "invalid", f"not a notebook (invalid JSON: {error})"
+    except Exception as error:  # nbformat raises many types on malformed notebooks
+        return None, "invalid", f"not a valid notebook ({type(error).__name__}: {error})"
+    return nb, "ok", ""
+
+
+def grade_assignment(
+    assignment: str,
+    root: Path | None = None,
+    submitted_dir: Path | None = None,
+    jobs: int | None = None,
+    cell_timeout: float = 60.0,
+    engine: str = "fork",
+    progress: bool = True,
+    autograded_dir: Path | None = None,
+) -> list[SubmissionResult]:
+    """Grade every submission of ``assignment``.
+
+    Args:
+        assignment: e.g. ``"02-convolution"``.
+        root: the course root (default: the folder holding ``nbgrader_config.py``).
+        submitted_dir: default ``<root>/submitted``.
+        jobs: parallel processes (default: the number of cores).
+        cell_timeout: seconds one cell may run.
+        engine: ``"fork"`` (a warm grader forks a fresh child per submission) or ``"kernel"`` (a
+            fresh Jupyter kernel per submission).
+        progress: show a tqdm progress bar on stderr.
+        autograded_dir: if given, each executed notebook is written to
+            ``<autograded_dir>/<student>/<assignment>/<assignment>.ipynb`` for feedback.
+
+    Returns:
+        One :class:`SubmissionResult` per student folder, sorted by student id.
+    """
+    root = course_root() if root is None else Path(root)
+    submitted_dir = root / "submitted" if submitted_dir is None else Path(submitted_dir)
+    jobs = jobs or os.cpu_count() or 1
+    source = nbformat.read(source_notebook(assignment, root), as_version=4)
+    max_score = sum(cell.points for cell in grade_cells(source))
+    zero = {cell.grade_id: 0.0 for cell in grade_cells(source)}
+
+    results: dict[str, SubmissionResult] = {}
+    tasks = []
+    for student, path in find_submissions(submitted_dir, assignment).items():
+        nb, status, message = _read_submission(path)
+        if nb is None:
+            results[student] = SubmissionResult(student, status, dict(zero), max_score, 0.0, message)
+            continue
+        tasks.append(ExecutionTask(student, restore_trusted_cells(nb, source), path.parent))
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread in a process that forks
+        bar = tqdm(total=len(tasks), desc=f"grading {assignment}", unit="submission")
+    try:
+        executions = execute_many(
+            tasks,
+            jobs=jobs,
+            cell_timeout=cell_timeout,
+            engine=engine,
+            on_done=(lambda _: bar.update(1)) if bar is not None else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+    for execution in executions:
+        scores = score_cells(execution.notebook, source)
+        results[execution.key] = SubmissionResult(
+            execution.key,
+            execution.status,
+            scores,
+            max_score,
+            execution.seconds,
+            execution.message,
+            execution.notebook,
+        )
+        if autograded_dir is not None:
+            out = Path(autograded_dir) / execution.key / assignment / f"{assignment}.ipynb"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(execution.notebook, out)
+    return [results[s] for s in sorted(results)]
+
+
+def write_csv(results: list[SubmissionResult], grade_ids: list[str], path: Path) -> None:
+    """One row per student: status, total, maximum, points per ``grade_id``, seconds, message."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "status", "total", "max_score", *grade_ids, "seconds", "message"])
+        for r in results:
+            writer.writerow(
+                [
+                    r.student,
+                    r.status,
+                    f"{r.total:g}",
+                    f"{r.max_score:g}",
+                    *(f"{r.scores.get(g, 0.0):g}" for g in grade_ids),
+                    f"{r.seconds:.2f}",
+                    r.message,
+                ]
+            )

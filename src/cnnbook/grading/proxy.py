@@ -1,0 +1,431 @@
+"""The grader's side of the sandbox: a session with one student process, and proxies into it.
+
+A test cell runs in the grader, where each student function it names is a :class:`RemoteFunction`.
+Calling one sends the arguments (plain data: arrays, numbers, strings, tuples, lists, dicts, None)
+to the student's process, runs the function there and returns plain data; any other object (an
+opaque cache, a torch model) stays in the student's process and comes back as a
+:class:`RemoteObject` handle that can only be passed back to another student function or to a
+probe. Arrays passed in are updated afterwards if the student's function changed them in place,
+exactly as in a notebook kernel, so a test can check that inputs were left untouched.
+
+Nothing received from the student's process is unpickled (see :mod:`cnnbook.grading._child`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import fcntl
+import functools
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _child as wire
+
+__all__ = [
+    "ChildDied",
+    "ChildSession",
+    "ChildTimeout",
+    "ProtocolError",
+    "RemoteFunction",
+    "RemoteObject",
+    "SandboxAbort",
+    "StaleHandle",
+    "StudentCodeError",
+    "route_probes",
+]
+
+CHILD_SCRIPT = Path(wire.__file__).resolve()
+_BOOT = (
+    "import importlib.util, sys\n"
+    "spec = importlib.util.spec_from_file_location('_cnnbook_child', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['_cnnbook_child'] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "module.main(sys.argv[2:])\n"
+    "import os; os._exit(0)\n"
+)
+# Built-in exceptions a student's error is re-raised as (so ``except ValueError`` in a test works).
+_NOT_RERAISED = {"StopIteration", "StopAsyncIteration", "GeneratorExit"}
+
+
+class SandboxAbort(BaseException):
+    """The student's process stopped answering (time limit, death, broken protocol).
+
+    A ``BaseException`` so that a test cell's ``except Exception`` cannot swallow it: the cell
+    that was running fails whatever it catches.
+    """
+
+
+class ChildTimeout(SandboxAbort):
+    """A call or a cell of the student's code ran past its time limit; the process was killed."""
+
+
+class ChildDied(SandboxAbort):
+    """The student's process ended (``sys.exit``, ``os._exit``, a signal, a crash)."""
+
+
+class ProtocolError(SandboxAbort):
+    """The student's process sent something that is not a valid message (or too large)."""
+
+
+class StudentCodeError(Exception):
+    """An exception of a type that is not built in, raised by the student's code."""
+
+
+class StaleHandle(Exception):
+    """A handle from a student process that has since been replaced (after a time limit)."""
+
+
+class RemoteObject:
+    """An object that lives in the student's process; it can only be passed back to it."""
+
+    __slots__ = ("_session", "_generation", "_key", "_type")
+
+    def __init__(self, session: ChildSession, generation: int, key: Any, type_name: str):
+        self._session, self._generation = session, generation
+        self._key, self._type = key, type_name
+
+    def __repr__(self) -> str:
+        return f"<student object of type {self._type}>"
+
+    def _node(self, session: ChildSession) -> dict:
+        if session is not self._session or self._generation != session.generation:
+            raise StaleHandle(f"{self!r} belongs to a student process that no longer runs")
+        return {"$h": self._key}
+
+    def __reduce__(self):
+        raise TypeError("a handle to a student's object cannot be pickled")
+
+
+class RemoteFunction(RemoteObject):
+    """A student's function; calling it runs it in the student's process."""
+
+    __slots__ = ("__name__",)
+
+    def __init__(self, session, generation, key, type_name, name: str = "function"):
+        super().__init__(session, generation, key, type_name)
+        self.__name__ = name
+
+    def __repr__(self) -> str:
+        return f"<student function {self.__name__}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.call(self, args, kwargs)
+
+
+class ChildSession:
+    """One student process: start it, send requests with deadlines, kill it.
+
+    Args:
+        config: the child's configuration (see ``sandbox.Limits`` and ``_child.run_child``).
+        max_message_bytes: a reply larger than this is refused and the process killed.
+        output_chars: how much of the student's printed output is kept for feedback.
+        python: the interpreter that runs the child.
+    """
+
+    def __init__(
+        self,
+        config: dict,
+        *,
+        max_message_bytes: int = 64 << 20,
+        output_chars: int = 20_000,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+    ):
+        self.config = config
+        self.max_message_bytes = max_message_bytes
+        self.output_chars = output_chars
+        self.python = python
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.generation = 0
+        self.output = ""
+        self.notes: list[str] = []
+        self.deadline: float | None = None  # a cell's overall deadline (monotonic seconds)
+        self.call_timeout = 10.0
+        self.aborts: list[str] = []  # what went wrong since the executor last cleared it
+        self._to_child = self._from_child = -1
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> None:
+        """Start a fresh student process (the previous one, if any, is killed)."""
+        self.kill()
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        self.generation += 1
+        try:
+            self.process = subprocess.Popen(
+                [self.python, "-I", "-c", _BOOT, str(CHILD_SCRIPT), str(to_child_r),
+                 str(from_child_w)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(to_child_r, from_child_w),
+                cwd=self.config["workdir"],
+                env=self.env,
+                start_new_session=True,  # the grader's Ctrl-C and terminal stay the grader's
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self._to_child, self._from_child = to_child_w, from_child_r
+        fcntl.fcntl(to_child_w, fcntl.F_SETFL, fcntl.fcntl(to_child_w, fcntl.F_GETFL) | os.O_NONBLOCK)
+        deadline = time.monotonic() + timeout
+        self._send({k: v for k, v in self.config.items() if not k.startswith("_")}, deadline)
+        reply = self._receive(deadline)
+        if not isinstance(reply, dict) or reply.get("ok") != "ready":
+            self.kill()
+            raise ChildDied(f"the student's process did not start: {reply!r}"[:500])
+        self.notes = [str(n) for n in reply.get("notes", [])]
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """Kill the student's process (and anything it started) and close the channel."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, 9)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            self.process.wait()
+        for fd in (self._to_child, self._from_child):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._to_child = self._from_child = -1
+
+    def close(self) -> None:
+        """Say goodbye politely, then make sure the process is gone."""
+        if self.alive:
+            with contextlib.suppress(SandboxAbort, OSError):
+                self._send({"op": "bye"}, time.monotonic() + 1.0)
+                self._receive(time.monotonic() + 1.0)
+        self.kill()
+
+    # -- requests -----------------------------------------------------------------------------
+    def request(self, message: dict, timeout: float | None = None) -> Any:
+        """Send ``message``, wait for the reply; raise the student's error or a SandboxAbort."""
+        if not self.alive:
+            raise ChildDied(self._death_message())
+        timeout = self.call_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
+        self._send(message, deadline)
+        reply = self._receive(deadline)
+        if not isinstance(reply, dict):
+            self._abort(ProtocolError, "the student's process sent a malformed reply")
+        if "error" in reply:
+            raise _student_error(reply["error"])
+        return reply
+
+    def exec_cell(self, code: str, name: str, lenient: bool = False, timeout: float | None = None):
+        """Run one cell of the student's code in the student's process."""
+        return self.request({"op": "exec", "code": code, "name": name, "lenient": lenient},
+                            timeout)
+
+    def resolve(self, names: list[str]) -> dict[str, Any]:
+        """The values of ``names`` in the student's namespace (functions come back as proxies)."""
+        reply = self.request({"op": "resolve", "names": list(names)})
+        values = reply.get("ok")
+        if not isinstance(values, dict):
+            self._abort(ProtocolError, "the student's process sent a malformed reply")
+        for name, value in values.items():
+            if isinstance(value, RemoteFunction):
+                value.__name__ = str(name)
+        return values
+
+    def call(self, fn: RemoteObject, args: tuple, kwargs: dict) -> Any:
+        """Call a student's function with plain data; see :class:`RemoteFunction`."""
+        return self._call({"op": "call", "fn": fn}, args, kwargs)
+
+    def probe(self, name: str, args: tuple, kwargs: dict) -> Any:
+        """Run the probe ``name`` of ``cnnbook.grading.probes`` next to the student's code."""
+        return self._call({"op": "probe", "name": name}, args, kwargs)
+
+    def _call(self, message: dict, args: tuple, kwargs: dict) -> Any:
+        arrays: list = []
+        wire.encode((args, kwargs), arrays, lambda obj: None)  # the arrays sent, in wire order
+        message.update(args=tuple(args), kwargs=dict(kwargs))
+        reply = self.request(message)
+        for entry in reply.get("mutated") or []:
+            # the student's function changed an input in place: show it, as a kernel would
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int):
+                index, new = entry
+                if 0 <= index < len(arrays) and isinstance(new, np.ndarray):
+                    old = arrays[index]
+                    if old.shape == new.shape and old.flags.writeable:
+                        np.copyto(old, new, casting="unsafe")
+        return reply.get("ok")
+
+    # -- the channel ----------------------------------------------------------------------------
+    def _to_node(self, obj: Any) -> dict:
+        if isinstance(obj, RemoteObject):
+            return obj._node(self)
+        raise TypeError(
+            f"cannot send a {type(obj).__module__}.{type(obj).__qualname__} to the student's code: "
+            "only arrays, numbers, strings, None, tuples, lists and dicts of those, or objects "
+            "the student's code returned"
+        )
+
+    def _from_node(self, node: dict) -> RemoteObject:
+        key, type_name = node.get("$h"), str(node.get("type", "object"))[:200]
+        if not isinstance(key, int):
+            raise wire.WireError("bad handle")
+        if node.get("callable") is True:
+            return RemoteFunction(self, self.generation, key, type_name)
+        return RemoteObject(self, self.generation, key, type_name)
+
+    def _send(self, message: Any, deadline: float) -> None:
+        data = memoryview(wire.pack(message, self._to_node))
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._abort(ChildTimeout, "the student's process stopped reading its input")
+            try:
+                _, writable, _ = select.select([], [self._to_child], [], left)
+                if writable:
+                    data = data[os.write(self._to_child, data) :]
+            except BlockingIOError:
+                continue
+            except OSError:
+                self._abort(ChildDied, self._death_message())
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        chunks, left = [], size
+        while left:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._abort(ChildTimeout, "the student's code ran past its time limit")
+            readable, _, _ = select.select([self._from_child], [], [], remaining)
+            if not readable:
+                continue
+            chunk = os.read(self._from_child, min(left, 1 << 20))
+            if not chunk:
+                self._abort(ChildDied, self._death_message())
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def _receive(self, deadline: float) -> Any:
+        (size,) = wire._U64.unpack(self._read(8, deadline))
+        if size > self.max_message_bytes:
+            self._abort(ProtocolError, f"a result of {size} bytes is over the grader's limit of "
+                        f"{self.max_message_bytes} bytes")
+        body = self._read(size, deadline)
+        try:
+            message = wire.unpack(body, self._from_node)
+        except wire.WireError as error:
+            self._abort(ProtocolError, f"the student's process sent an invalid message ({error})")
+        if not isinstance(message, dict):
+            self._abort(ProtocolError, "the student's process sent an invalid message")
+        text = message.get("output")
+        if isinstance(text, str) and text:
+            self.output = (self.output + text)[-self.output_chars :]
+        return message.get("reply")
+
+    def _death_message(self) -> str:
+        if self.process is None:
+            return "the student's process is not running"
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=1.0)
+        code = self.process.returncode
+        if code is None:
+            return "the student's process closed its channel"
+        if code < 0:
+            return f"the student's process was ended by signal {-code}"
+        return f"the student's process exited (exit code {code}), e.g. sys.exit() or os._exit()"
+
+    def _abort(self, kind: type[SandboxAbort], message: str):
+        if kind is not ChildDied:
+            self.kill()
+        self.aborts.append(message)
+        raise kind(message)
+
+
+def _student_error(error: Any) -> Exception:
+    """The exception to raise in the grader for an error the student's code raised."""
+    if not isinstance(error, dict):
+        return StudentCodeError("the student's code failed")
+    name = str(error.get("type", "Exception"))
+    message = str(error.get("message", ""))
+    cls = getattr(builtins, name, None)
+    exc: Exception
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, Exception)
+        and name not in _NOT_RERAISED
+    ):
+        try:
+            exc = cls(message)
+        except TypeError:
+            exc = StudentCodeError(f"{name}: {message}")
+    else:
+        exc = StudentCodeError(f"{name}: {message}")
+    exc.student_traceback = str(error.get("traceback", ""))  # type: ignore[attr-defined]
+    return exc
+
+
+def _find_remote(value: Any, depth: int = 0) -> RemoteObject | None:
+    if isinstance(value, RemoteObject):
+        return value
+    if depth < 8 and type(value) in (list, tuple):
+        for item in value:
+            found = _find_remote(item, depth + 1)
+            if found is not None:
+                return found
+    if depth < 8 and type(value) is dict:
+        for item in value.values():
+            found = _find_remote(item, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _routed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def probe(*args: Any, **kwargs: Any) -> Any:
+        remote = _find_remote((args, kwargs))
+        if remote is None:
+            return fn(*args, **kwargs)  # plain notebook use: run it here
+        return remote._session.probe(name, args, kwargs)
+
+    probe.__cnnbook_routed__ = True  # type: ignore[attr-defined]
+    return probe
+
+
+@contextlib.contextmanager
+def route_probes(module_name: str = "cnnbook.grading.probes") -> Iterator[None]:
+    """While active, a probe called with a student's function or object runs in that student's
+    process (by name) and only its plain-data result comes back. Restores the module after."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        yield
+        return
+    saved = {}
+    for name, value in list(vars(module).items()):
+        if name.startswith("_") or not callable(value) or isinstance(value, type):
+            continue
+        if getattr(value, "__module__", None) != module_name:
+            continue  # an imported helper, not a probe
+        saved[name] = value
+        setattr(module, name, _routed(name, value))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)

@@ -1,0 +1,241 @@
+"""2-D convolution (cross-correlation, as in PyTorch): naive, im2col, backward (assignment 02).
+
+Both forward functions return the same kind of cache, so ``conv2d_backward`` serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._validate import as_pair, check_float_array, check_nchw, check_same_dtype, check_shape
+from .padding import zero_pad
+
+__all__ = ["conv2d_forward_naive", "conv2d_forward", "conv2d_backward"]
+
+IntOrPair = int | tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _ConvCache:
+    """What the backward pass needs. ``cols`` is None after the naive forward."""
+
+    x_shape: tuple[int, int, int, int]
+    x_padded: np.ndarray  # (N, C_in, H + 2pH, W + 2pW)
+    w: np.ndarray
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    out_size: tuple[int, int]
+    cols: np.ndarray | None  # (N, C_in*kH*kW, H_out*W_out)
+
+
+def _check_conv_args(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: IntOrPair, padding: IntOrPair
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Validate the arguments of a convolution; return stride, padding and output size."""
+    x = check_nchw(x, "x")
+    w = check_float_array(w, "w")
+    if w.ndim != 4:
+        raise ValueError(
+            f"w: expected a 4-D array (C_out, C_in, kH, kW), got {w.ndim}-D with shape {w.shape}"
+        )
+    check_same_dtype(w, "w", x, "x")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"w: expected C_in = {x.shape[1]} input channels (x has shape {x.shape}), "
+            f"got w of shape {w.shape} with C_in = {w.shape[1]}"
+        )
+    if b is not None:
+        b = check_float_array(b, "b")
+        check_same_dtype(b, "b", x, "x")
+        check_shape(b, "b", (w.shape[0],), "one bias per output channel C_out")
+    sh, sw = as_pair(stride, "stride", 1)
+    ph, pw = as_pair(padding, "padding", 0)
+    kh, kw = w.shape[2:]
+    hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    if kh > hp or kw > wp:
+        raise ValueError(
+            f"w: a kernel of size ({kh}, {kw}) is larger than the padded input "
+            f"({hp}, {wp}) (x spatial size {x.shape[2:]} with padding ({ph}, {pw})); "
+            "expected kH <= H + 2*pH and kW <= W + 2*pW"
+        )
+    out_size = ((hp - kh) // sh + 1, (wp - kw) // sw + 1)
+    return (sh, sw), (ph, pw), out_size
+
+
+def conv2d_forward_naive(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+) -> tuple[np.ndarray, _ConvCache]:
+    """Convolution with explicit loops: one dot product per output value (teaching code).
+
+    Args:
+        x: input images, (N, C_in, H, W).
+        w: kernels, (C_out, C_in, kH, kW).
+        b: biases, (C_out,), or None for no bias.
+        stride: int or (sH, sW), step between neighbouring windows.
+        padding: int or (pH, pW), zeros added on each side.
+
+    Returns:
+        ``(out, cache)``; pass ``cache`` to :func:`conv2d_backward`.
+
+    Shape:
+        out: (N, C_out, H_out, W_out) with H_out = floor((H + 2*pH - kH) / sH) + 1 and
+        W_out = floor((W + 2*pW - kW) / sW) + 1.
+
+    Example:
+        >>> x = np.ones((1, 1, 5, 5)); w = np.ones((1, 1, 3, 3))
+        >>> conv2d_forward_naive(x, w, None, padding=1)[0][0, 0, 0]
+        array([4., 6., 6., 6., 4.])
+    """
+    (sh, sw), (ph, pw), (ho, wo) = _check_conv_args(x, w, b, stride, padding)
+    n_images, c_out = x.shape[0], w.shape[0]
+    kh, kw = w.shape[2:]
+    xp = zero_pad(x, ph, pw)
+    out = np.zeros((n_images, c_out, ho, wo), dtype=x.dtype)
+    for n in range(n_images):
+        for f in range(c_out):
+            for i in range(ho):
+                for j in range(wo):
+                    window = xp[n, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+                    out[n, f, i, j] = np.sum(window * w[f])
+            if b is not None:
+                out[n, f] += b[f]
+    cache = _ConvCache(x.shape, xp, w.copy(), (sh, sw), (ph, pw), (ho, wo), None)
+    return out, cache
+
+
+def _windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> np.ndarray:
+    """A read-only (N, C, kH, kW, H_out, W_out) view: element [n, c, i, j, y, x] is
+    xp[n, c, y*sH + i, x*sW + j]. No data is copied."""
+    sn, sc, s_h, s_w = xp.strides
+    return as_strided(
+        xp,
+        shape=(xp.shape[0], xp.shape[1], kh, kw, ho, wo),
+        strides=(sn, sc, s_h, s_w, s_h * sh, s_w * sw),
+        writeable=False,
+    )
+
+
+def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> np.ndarray:
+    """(N, C*kH*kW, H_out*W_out): one column per output position, per image.
+
+    This layout makes the forward pass one matmul per image whose result is already NCHW.
+    """
+    n, c = xp.shape[:2]
+    cols = np.empty((n, c, kh, kw, ho, wo), dtype=xp.dtype)
+    np.copyto(cols, _windows(xp, kh, kw, sh, sw, ho, wo))
+    return cols.reshape(n, c * kh * kw, ho * wo)
+
+
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+) -> tuple[np.ndarray, _ConvCache]:
+    """Vectorised convolution: im2col, then one matrix product (no Python loop over positions).
+
+    Same arguments, result and cache as :func:`conv2d_forward_naive`.
+
+    Args:
+        x: input images, (N, C_in, H, W).
+        w: kernels, (C_out, C_in, kH, kW).
+        b: biases, (C_out,), or None for no bias.
+        stride: int or (sH, sW).
+        padding: int or (pH, pW), zeros added on each side.
+
+    Returns:
+        ``(out, cache)``; pass ``cache`` to :func:`conv2d_backward`.
+
+    Shape:
+        out: (N, C_out, H_out, W_out) with H_out = floor((H + 2*pH - kH) / sH) + 1 and
+        W_out = floor((W + 2*pW - kW) / sW) + 1.
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(2, 3, 8, 8))
+        >>> out, cache = conv2d_forward(x, np.ones((4, 3, 3, 3)), np.zeros(4), stride=2)
+        >>> out.shape
+        (2, 4, 3, 3)
+    """
+    (sh, sw), (ph, pw), (ho, wo) = _check_conv_args(x, w, b, stride, padding)
+    n_images, c_out = x.shape[0], w.shape[0]
+    kh, kw = w.shape[2:]
+    xp = zero_pad(x, ph, pw)
+    cols = _im2col(xp, kh, kw, sh, sw, ho, wo)
+    out = np.matmul(w.reshape(c_out, -1), cols)  # (N, C_out, H_out*W_out)
+    if b is not None:
+        out += b[:, None]
+    cache = _ConvCache(x.shape, xp, w.copy(), (sh, sw), (ph, pw), (ho, wo), cols)
+    return out.reshape(n_images, c_out, ho, wo), cache
+
+
+def conv2d_backward(
+    dout: np.ndarray, cache: _ConvCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of a convolution with respect to its input, kernels and biases.
+
+    ``dw`` correlates the input with ``dout``; ``dx`` spreads each output's gradient back over
+    the window it came from (a full convolution of ``dout`` with the flipped kernels).
+
+    Args:
+        dout: upstream gradient, (N, C_out, H_out, W_out).
+        cache: from :func:`conv2d_forward` or :func:`conv2d_forward_naive`.
+
+    Returns:
+        ``(dx, dw, db)`` with the shapes of ``x``, ``w`` and ``b`` (``db`` has shape (C_out,)
+        even when the forward pass had no bias).
+
+    Shape:
+        dx: (N, C_in, H, W); dw: (C_out, C_in, kH, kW); db: (C_out,).
+    """
+    if not isinstance(cache, _ConvCache):
+        raise ValueError(
+            f"cache: expected the cache returned by conv2d_forward, got {type(cache).__name__}"
+        )
+    xp, w = cache.x_padded, cache.w
+    n_images, c_in, h, wd = cache.x_shape
+    c_out, _, kh, kw = w.shape
+    (sh, sw), (ph, pw), (ho, wo) = cache.stride, cache.padding, cache.out_size
+    dout = check_nchw(dout, "dout")
+    check_same_dtype(dout, "dout", xp, "x")
+    check_shape(dout, "dout", (n_images, c_out, ho, wo), "the shape of the forward output")
+
+    cols = cache.cols if cache.cols is not None else _im2col(xp, kh, kw, sh, sw, ho, wo)
+    dout_mat = dout.reshape(n_images, c_out, ho * wo)
+    db = dout_mat.sum(axis=(0, 2))
+    # One matmul per image against the transposed columns (a view, no copy), then sum images.
+    dw = np.matmul(dout_mat, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dcols = np.matmul(w.reshape(c_out, -1).T, dout_mat)  # (N, C_in*kH*kW, H_out*W_out)
+    dx_padded = _col2im(dcols, xp.shape, kh, kw, sh, sw, ho, wo)
+    dx = dx_padded[:, :, ph : ph + h, pw : pw + wd]
+    return np.ascontiguousarray(dx), dw, db
+
+
+def _col2im(
+    dcols: np.ndarray,
+    padded_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    ho: int,
+    wo: int,
+) -> np.ndarray:
+    """Adjoint of _im2col: add every column entry back to the pixel it was read from.
+
+    One vectorised add per kernel offset (kH*kW of them); overlapping windows accumulate.
+    """
+    n, c = padded_shape[:2]
+    dcols = dcols.reshape(n, c, kh, kw, ho, wo)
+    dxp = np.zeros(padded_shape, dtype=dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw] += dcols[:, :, i, j]
+    return dxp

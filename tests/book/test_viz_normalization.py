@@ -1,0 +1,197 @@
+"""Tests of cnnbook.viz.normalization: chapter 5's small experiments, figures and explorer.
+
+Oracles: the running-average recursion written out in NumPy, closed-form variances of dropout,
+and a hand-differentiated linear model.
+"""
+
+import re
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cnnbook.viz import normalization as N
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _population(n=256, c=3, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    shift = torch.tensor([2.0, -1.0, 0.5]).view(1, c, 1, 1)
+    scale = torch.tensor([3.0, 0.5, 1.0]).view(1, c, 1, 1)
+    return torch.randn(n, c, 4, 4, generator=gen, dtype=torch.float64) * scale + shift
+
+
+@pytest.mark.parametrize(("batch_size", "momentum"), [(4, 0.1), (16, 0.5), (2, 1.0)])
+def test_running_stats_follow_the_momentum_recursion(batch_size, momentum):
+    x = _population()
+    steps = 7
+    tr = N.running_stats_trace(x, batch_size, momentum, steps, seed=5)
+    # Redo the recursion by hand with the same batches.
+    gen = torch.Generator().manual_seed(5)
+    xs = x.numpy()
+    mean, var = np.zeros(3), np.ones(3)
+    np.testing.assert_allclose(tr["mean"][0], mean)
+    np.testing.assert_allclose(tr["var"][0], var)
+    for t in range(1, steps + 1):
+        batch = xs[torch.randperm(len(xs), generator=gen)[:batch_size].numpy()]
+        vals = batch.transpose(1, 0, 2, 3).reshape(3, -1)
+        mean = (1 - momentum) * mean + momentum * vals.mean(axis=1)
+        var = (1 - momentum) * var + momentum * vals.var(axis=1, ddof=1)
+        np.testing.assert_allclose(tr["mean"][t], mean, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(tr["var"][t], var, rtol=1e-10)
+    np.testing.assert_allclose(tr["true_mean"], xs.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(tr["true_var"], xs.var(axis=(0, 2, 3)))
+
+
+def test_running_stats_converge_to_the_population():
+    x = _population(n=512)
+    tr = N.running_stats_trace(x, 64, 0.1, 150)
+    error = np.abs(tr["mean"][-1] - tr["true_mean"])
+    assert np.all(error < 0.1 * np.sqrt(tr["true_var"]))
+    np.testing.assert_allclose(tr["var"][-1], tr["true_var"], rtol=0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        ({"batch_size": 1}, "batch_size"),
+        ({"batch_size": 10_000}, "batch_size"),
+        ({"momentum": 0.0}, "momentum"),
+        ({"momentum": 1.5}, "momentum"),
+        ({"steps": 0}, "steps"),
+    ],
+)
+def test_running_stats_reject_bad_arguments(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        N.running_stats_trace(_population(), **kwargs)
+
+
+def test_running_stats_reject_non_nchw():
+    with pytest.raises(ValueError, match="x"):
+        N.running_stats_trace(torch.zeros(8, 3))
+    with pytest.raises(ValueError, match="x"):
+        N.running_stats_trace(torch.zeros(8, 3, 2, 2, dtype=torch.int64))
+
+
+def test_dropout_before_bn_shrinks_eval_outputs_as_the_variances_predict():
+    # One channel with mean mu and std s. Inverted dropout keeps x / (1 - p) with prob. 1 - p, so
+    # in training E[y] = mu and Var[y] = (s^2 + mu^2) / (1 - p) - mu^2. BN learns that variance
+    # and at evaluation divides the plain x (variance s^2) by its square root.
+    mu, s, p = 1.0, 2.0, 0.5
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2048, 1, 4, 4, generator=gen, dtype=torch.float64) * s + mu
+    train_var = (s**2 + mu**2) / (1 - p) - mu**2
+    predicted = s / np.sqrt(train_var)
+    before = N.dropout_bn_eval_std(x, p, dropout_first=True, steps=300, batch_size=128)
+    after = N.dropout_bn_eval_std(x, p, dropout_first=False, steps=300, batch_size=128)
+    assert before == pytest.approx(predicted, rel=0.05)
+    assert after == pytest.approx(1.0, rel=0.03)
+    assert N.dropout_bn_eval_std(x, 0.0, dropout_first=True, steps=300) == pytest.approx(
+        1.0, rel=0.03
+    )
+    with pytest.raises(ValueError, match="p"):
+        N.dropout_bn_eval_std(x, 1.0)
+
+
+def test_loss_along_gradient_matches_a_hand_differentiated_model():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1, bias=False).double()
+    X = torch.randn(8, 3, dtype=torch.float64)
+    target = torch.randn(8, 1, dtype=torch.float64)
+    w0 = model.weight.detach().clone()
+    model.train()
+    losses = N.loss_along_gradient(model, X, target, [0.0, 0.1, 1.0], loss_fn=nn.MSELoss())
+    # MSE gradient by hand: d/dw mean((Xw - t)^2) = 2/n X^T (Xw - t)
+    w = w0.numpy().ravel()
+    Xn, t = X.numpy(), target.numpy().ravel()
+    g = 2 / len(t) * Xn.T @ (Xn @ w - t)
+    expected = [np.mean((Xn @ (w - lr * g) - t) ** 2) for lr in (0.0, 0.1, 1.0)]
+    np.testing.assert_allclose(losses, expected, rtol=1e-12)
+    assert torch.equal(model.weight, w0)  # weights restored
+    assert model.training  # mode restored
+    assert model.weight.grad is None
+
+
+def test_loss_along_gradient_uses_batch_statistics_and_restores_everything():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.BatchNorm1d(3), nn.Dropout(0.5), nn.Linear(3, 2)).double()
+    X = torch.randn(16, 3, dtype=torch.float64) * 3 + 2
+    y = torch.randint(0, 2, (16,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    losses = N.loss_along_gradient(model, X, y, [0.0, 0.0])
+    # step 0: batch statistics, no dropout, so the same deterministic value twice and equal to a
+    # functional recomputation
+    bn, lin = model[0], model[2]
+    x_hat = (X - X.mean(0)) / torch.sqrt(X.var(0, unbiased=False) + bn.eps)
+    expected = nn.functional.cross_entropy(lin(x_hat * bn.weight + bn.bias), y)
+    np.testing.assert_allclose(losses, [float(expected)] * 2, rtol=1e-12)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k  # running statistics and weights untouched
+    assert not model.training and not model[0].training and not model[1].training
+
+
+def test_loss_along_gradient_rejects_bad_input():
+    with pytest.raises(ValueError, match="model"):
+        N.loss_along_gradient("net", torch.zeros(1, 1), torch.zeros(1), [0.1])
+    with pytest.raises(ValueError, match="step_sizes"):
+        N.loss_along_gradient(nn.Linear(1, 1), torch.zeros(1, 1), torch.zeros(1), [-1.0])
+
+
+def test_figures_render():
+    x = _population()
+    tr = N.running_stats_trace(x, 8, 0.1, 10)
+    fig = N.plot_running_stats({"a": tr, "b": tr}, channel=1)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3  # two runs + population
+    h = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_acc=[0.5, 0.7, 0.8])
+    fig = N.plot_learning_curves({"plain": h, "bn": h})
+    assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 2
+    fig = N.plot_train_vs_eval(np.arange(6.0), np.arange(6.0) + 1)
+    assert len(fig.axes) == 1
+    bn = nn.BatchNorm2d(3).double()
+    fig = N.plot_bn_distributions(x, bn(x).detach(), channels=(0, 2))
+    assert len(fig.axes) == 2
+    fig = N.plot_gamma_beta_undo(np.arange(10.0), np.arange(10.0) / 3, np.arange(10.0))
+    assert len(fig.axes) == 1
+    fig = N.plot_loss_along_gradient([0.1, 1.0], {"a": np.array([1.0, 2.0])})
+    assert fig.axes[0].get_xscale() == "log"
+    for f in map(plt.figure, plt.get_fignums()):
+        f.canvas.draw()
+
+
+def test_figures_reject_bad_input():
+    tr = N.running_stats_trace(_population(), 8, 0.1, 3)
+    with pytest.raises(ValueError, match="channel"):
+        N.plot_running_stats({"a": tr}, channel=3)
+    with pytest.raises(ValueError, match="out_eval"):
+        N.plot_train_vs_eval(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="histories"):
+        N.plot_learning_curves({"a": object()})
+    with pytest.raises(ValueError, match="channels"):
+        N.plot_bn_distributions(_population(), _population(), channels=(5,))
+
+
+def test_explorer_html_is_self_contained_and_has_every_frame():
+    ex = N.running_stats_explorer(
+        _population(), batch_sizes=(4, 16), momentums=(0.1, 0.9), steps=20
+    )
+    frames = ex.frames()
+    assert len(frames) == 4
+    assert all(len(f.images) == 1 and f.images[0].startswith(b"\x89PNG") for f in frames.values())
+    assert "running mean off by" in frames[(0, 0)].caption
+    html = ex.to_html()
+    assert not re.search(r"https?://", html)
+    assert "data:image/png;base64," in html
+    with pytest.raises(ValueError, match="batch_sizes"):
+        N.running_stats_explorer(_population(), batch_sizes=(1,))
