@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 JOBS ?= 2
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: help setup book test lint format unit notebooks site-test browser-deps release grade bench clean
+.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps release grade bench clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,8 +24,26 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-book: setup  ## build the website into _build/html (every chapter executed, warnings are errors)
+book: setup book-assets  ## build the website into _build/html (every chapter executed, warnings are errors)
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	$(BIN)/jupyter-book build . --builder html $(BOOK_FLAGS)
+
+# Front-end files the site serves itself (MathJax 3), installed from the committed npm lockfile into
+# _build/npm and copied to _build/vendor, which Sphinx copies to the site's root (html_extra_path).
+MATHJAX := _build/vendor/mathjax
+book-assets: $(MATHJAX)/tex-chtml-full.js  ## fetch MathJax from the npm lockfile (no CDN on the site)
+
+$(MATHJAX)/tex-chtml-full.js: package.json package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; } || \
+	  { echo "npm is missing: install Node.js and npm"; exit 1; }
+	mkdir -p _build/npm && cp package.json package-lock.json _build/npm/
+	cd _build/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(MATHJAX) && mkdir -p $(MATHJAX)/output
+	cd _build/npm/node_modules/mathjax/es5 && \
+	  cp -r tex-chtml-full.js ui a11y sre adaptors $(CURDIR)/$(MATHJAX)/ && \
+	  cp -r output/chtml $(CURDIR)/$(MATHJAX)/output/
+	cp _build/npm/node_modules/mathjax/LICENSE $(MATHJAX)/LICENSE
 
 test: setup browser-deps lint unit notebooks site-test  ## run every test (the CI command)
 

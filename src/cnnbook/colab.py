@@ -1,9 +1,9 @@
 """What a chapter needs to run the same way in Colab, in Jupyter and in the book's build.
 
-    in_colab      True inside Google Colab
-    glue          myst-nb's ``glue`` where myst-nb is installed (the book build), else a no-op that
-                  still shows the value when asked: Colab has no myst-nb and needs none
-    install_line  the ``%pip`` line of a notebook's first cell for a repository address
+in_colab      True inside Google Colab
+glue          myst-nb's ``glue`` where myst-nb is installed (the book build), else a no-op that
+              still shows the value when asked: Colab has no myst-nb and needs none
+install_line  the ``%pip`` line of a notebook's first cell for a repository address
 """
 
 from __future__ import annotations

@@ -166,8 +166,9 @@ def assert_close(
             f"{name}: shape {actual_arr.shape} differs from {what}'s shape {expected_arr.shape}"
         )
     rtol, atol = _tolerances(expected_arr.dtype, rtol, atol)
-    a64 = actual_arr.astype(np.float64)
-    e64 = expected_arr.astype(np.float64)
+    # Flat float64 copies: 0-d arrays would turn into scalars along the way.
+    a64 = actual_arr.astype(np.float64).reshape(-1)
+    e64 = expected_arr.astype(np.float64).reshape(-1)
     if a64.size == 0:
         return 0.0
     finite_mismatch = np.isfinite(a64) != np.isfinite(e64)
@@ -182,12 +183,14 @@ def assert_close(
     if not bad.any():
         return max_abs
     rel_err = abs_err / np.maximum(np.abs(e64), np.finfo(np.float64).tiny)
-    worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    flat_worst = int(np.argmax(excess))
+    worst = np.unravel_index(flat_worst, expected_arr.shape)
     where = f"at index {tuple(int(i) for i in worst)}" if worst else "(a scalar)"
     raise AssertionError(
         f"{name} differs from {what}: max abs error {max_abs:.3g} (atol {atol * scale:.3g}), "
         f"max rel error {float(rel_err.max()):.3g} (rtol {rtol:g}); worst element {where}: got "
-        f"{a64[worst]:.8g}, expected {e64[worst]:.8g}; {int(bad.sum())} of {bad.size} elements "
+        f"{a64[flat_worst]:.8g}, expected {e64[flat_worst]:.8g}; {int(bad.sum())} of {bad.size} "
+        "elements "
         "are outside the tolerance"
     )
 
@@ -257,7 +260,9 @@ def compare_with_torch(
     cache = result[1] if len(result) > 1 else None
 
     # PyTorch side.
-    tensors = [torch.from_numpy(v.copy()).requires_grad_(k in grad_of) for k, v in inputs.items()]
+    tensors = [
+        torch.from_numpy(v.copy()).requires_grad_(k in grad_of) for k, v in originals.items()
+    ]
     out_t = torch_fn(*tensors, **torch_kwargs)
     expected_out = out_t.detach().numpy()
 

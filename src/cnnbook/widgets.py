@@ -57,8 +57,9 @@ class Frame:
     caption: str = ""
 
 
-def png_bytes(array: np.ndarray, *, vmin: float | None = None, vmax: float | None = None,
-              cmap: str = "gray") -> bytes:
+def png_bytes(
+    array: np.ndarray, *, vmin: float | None = None, vmax: float | None = None, cmap: str = "gray"
+) -> bytes:
     """Encode a 2-D array (through a colormap) or an (H, W, 3|4) RGB(A) array in [0, 1] as PNG.
 
     Args:
@@ -76,18 +77,26 @@ def png_bytes(array: np.ndarray, *, vmin: float | None = None, vmax: float | Non
         raise ValueError(f"array: got shape {array.shape}, expected (H, W) or (H, W, 3|4)")
     buffer = io.BytesIO()
     if array.ndim == 2:
-        mpimg.imsave(buffer, array, vmin=vmin, vmax=vmax, cmap=cmap, format="png")
+        mpimg.imsave(
+            buffer,
+            array,
+            vmin=vmin,
+            vmax=vmax,
+            cmap=cmap,
+            format="png",
+            metadata={"Software": None},
+        )
     else:
-        mpimg.imsave(buffer, np.clip(array, 0.0, 1.0), format="png")
+        mpimg.imsave(buffer, np.clip(array, 0.0, 1.0), format="png", metadata={"Software": None})
     return buffer.getvalue()
 
 
 def figure_png(fig: Any, dpi: int = 80) -> bytes:
-    """Render a matplotlib figure to PNG bytes and close it (explorer frames are not shown twice)."""
+    """Render a matplotlib figure to PNG bytes and close it (so the notebook does not show it)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
 
@@ -126,7 +135,9 @@ class Explorer:
         scale: float = 1.0,
     ) -> None:
         if not isinstance(controls, dict) or not controls:
-            raise ValueError(f"controls: got {controls!r}, expected a non-empty dict name -> options")
+            raise ValueError(
+                f"controls: got {controls!r}, expected a non-empty dict name -> options"
+            )
         for name, options in controls.items():
             if isinstance(options, (str, bytes)) or len(options) == 0:
                 raise ValueError(f"controls[{name!r}]: got {options!r}, expected a non-empty list")
@@ -189,7 +200,7 @@ class Explorer:
                     f'<label>{label} <input type="range" min="0" max="{len(options) - 1}" '
                     f'step="1" value="{start}" data-control="{html.escape(name)}" '
                     f'data-values="{values}" aria-label="{label}"> '
-                    f'<output>{html.escape(str(options[start]))}</output></label>'
+                    f"<output>{html.escape(str(options[start]))}</output></label>"
                 )
             else:
                 opts = "".join(
@@ -258,12 +269,17 @@ class Explorer:
             label = self.labels[name]
             if all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in options):
                 inputs[name] = ipw.SelectionSlider(
-                    options=options, value=self.initial[name], description=label,
-                    continuous_update=False, style={"description_width": "initial"},
+                    options=options,
+                    value=self.initial[name],
+                    description=label,
+                    continuous_update=False,
+                    style={"description_width": "initial"},
                 )
             else:
                 inputs[name] = ipw.Dropdown(
-                    options=options, value=self.initial[name], description=label,
+                    options=options,
+                    value=self.initial[name],
+                    description=label,
                     style={"description_width": "initial"},
                 )
         view = ipw.HBox()
@@ -281,8 +297,14 @@ class Explorer:
             w.observe(update, names="value")
         update()
         title = ipw.HTML(f"<strong>{html.escape(self.title)}</strong>")
-        return ipw.VBox([title, ipw.HBox(list(inputs.values()), layout={"flex_flow": "row wrap"}),
-                         view, caption])
+        return ipw.VBox(
+            [
+                title,
+                ipw.HBox(list(inputs.values()), layout={"flex_flow": "row wrap"}),
+                view,
+                caption,
+            ]
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
         # Both faces in one output: a kernel-backed front end renders the widget, the static
@@ -294,8 +316,9 @@ class Explorer:
 
 
 # -- chapter 1 --------------------------------------------------------------------------------
-def pixel_shuffle_explorer(images: np.ndarray, permutation: np.ndarray,
-                           labels: Sequence[object] | None = None) -> Explorer:
+def pixel_shuffle_explorer(
+    images: np.ndarray, permutation: np.ndarray, labels: Sequence[object] | None = None
+) -> Explorer:
     """Chapter 1: an image next to the same image with its pixels moved by a fixed permutation.
 
     Args:
@@ -329,10 +352,13 @@ def pixel_shuffle_explorer(images: np.ndarray, permutation: np.ndarray,
     return Explorer("Pixel shuffle", {"example": list(range(n))}, render, scale=5)
 
 
-def param_count_explorer(sides: Sequence[int] = (28, 64, 100, 224),
-                         channels: Sequence[int] = (1, 3),
-                         hidden: Sequence[int] = (100, 1000),
-                         conv_filters: int = 32, kernel_size: int = 3) -> Explorer:
+def param_count_explorer(
+    sides: Sequence[int] = (28, 64, 100, 224),
+    channels: Sequence[int] = (1, 3),
+    hidden: Sequence[int] = (100, 1000),
+    conv_filters: int = 32,
+    kernel_size: int = 3,
+) -> Explorer:
     """Chapter 1: weights of a dense first layer vs a convolutional first layer, per input size.
 
     The counts come from :mod:`cnnbook.numpy_ref` (``dense_params``, ``conv2d_params``).
@@ -344,8 +370,14 @@ def param_count_explorer(sides: Sequence[int] = (28, 64, 100, 224),
         dense = dense_params(inputs, hidden_units)
         conv = conv2d_params(channels, conv_filters, kernel_size)
         bars = _log_bars(
-            [(f"dense layer, {hidden_units:,} units", dense, "#d62728"),
-             (f"conv layer, {conv_filters} filters {kernel_size}x{kernel_size}", conv, "#1f77b4")],
+            [
+                (f"dense layer, {hidden_units:,} units", dense, "#d62728"),
+                (
+                    f"conv layer, {conv_filters} filters {kernel_size}x{kernel_size}",
+                    conv,
+                    "#1f77b4",
+                ),
+            ],
             top=1e9,
         )
         caption = (
@@ -379,7 +411,6 @@ def sliding_window_explorer(x: np.ndarray, w: np.ndarray, stride: int = 1) -> Ex
     import torch
     import torch.nn.functional as F
 
-    from cnnbook.viz.figures import sliding_window_figure
 
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
@@ -387,8 +418,9 @@ def sliding_window_explorer(x: np.ndarray, w: np.ndarray, stride: int = 1) -> Ex
         raise ValueError(f"x: got shape {x.shape}, expected a 2-D array of at most 8x8")
     if w.ndim != 2 or w.shape[0] > x.shape[0] or w.shape[1] > x.shape[1]:
         raise ValueError(f"w: got shape {w.shape}, expected a 2-D kernel no larger than x")
-    out = F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None],
-                   stride=stride)[0, 0].numpy()
+    out = F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None], stride=stride)[
+        0, 0
+    ].numpy()
 
     def render(position: int) -> Frame:
         i, j = divmod(position, out.shape[1])
@@ -410,18 +442,23 @@ def sliding_window_explorer(x: np.ndarray, w: np.ndarray, stride: int = 1) -> Ex
             + _number_table("output", np.where(done, out, np.nan), current, "#a6dba0")
             + "</div>"
         )
-        return Frame([], f"{tables}<p>Position {position + 1} of {out.size}, output [{i}, {j}]: "
-                         f"{products} = <b>{out[i, j]:g}</b></p>")
+        return Frame(
+            [],
+            f"{tables}<p>Position {position + 1} of {out.size}, output [{i}, {j}]: "
+            f"{products} = <b>{out[i, j]:g}</b></p>",
+        )
 
     return Explorer("Sliding window", {"position": list(range(out.size))}, render)
 
 
-def conv_explorer(image: np.ndarray,
-                  filters: Sequence[str] = ("blur", "edge", "sharpen", "sobel_x"),
-                  kernel_sizes: Sequence[int] = (3, 5, 7),
-                  strides: Sequence[int] = (1, 2, 3),
-                  paddings: Sequence[str] = ("0 (valid)", "same"),
-                  dilations: Sequence[int] = (1, 2)) -> Explorer:
+def conv_explorer(
+    image: np.ndarray,
+    filters: Sequence[str] = ("blur", "edge", "sharpen", "sobel_x"),
+    kernel_sizes: Sequence[int] = (3, 5, 7),
+    strides: Sequence[int] = (1, 2, 3),
+    paddings: Sequence[str] = ("0 (valid)", "same"),
+    dilations: Sequence[int] = (1, 2),
+) -> Explorer:
     """Chapter 2: a filter on a grey photograph, with kernel size, stride, padding and dilation.
 
     The left picture is the padded input (padding in blue) with the taps of the first window in
@@ -449,8 +486,7 @@ def conv_explorer(image: np.ndarray,
             raise ValueError(f"paddings: got {p!r}, expected '0 (valid)' or 'same'")
     t = torch.from_numpy(image)[None, None]
 
-    def render(filter: str, kernel_size: int, stride: int, padding: str,
-               dilation: int) -> Frame:
+    def render(filter: str, kernel_size: int, stride: int, padding: str, dilation: int) -> Frame:
         pad = dilation * (kernel_size - 1) // 2 if padding == "same" else 0
         w = torch.from_numpy(classic_kernel(filter, kernel_size))[None, None]
         out = F.conv2d(t, w, stride=stride, padding=pad, dilation=dilation)[0, 0].numpy()
@@ -473,8 +509,13 @@ def conv_explorer(image: np.ndarray,
 
     return Explorer(
         "Convolution on a photograph",
-        {"filter": list(filters), "kernel_size": list(kernel_sizes), "stride": list(strides),
-         "padding": list(paddings), "dilation": list(dilations)},
+        {
+            "filter": list(filters),
+            "kernel_size": list(kernel_sizes),
+            "stride": list(strides),
+            "padding": list(paddings),
+            "dilation": list(dilations),
+        },
         render,
         labels={"kernel_size": "kernel size"},
         scale=3,
@@ -491,8 +532,14 @@ def torch_activation(name: str) -> Callable[[Any], Any]:
     import torch.nn.functional as F
 
     table = {
-        "relu": F.relu, "leaky_relu": F.leaky_relu, "elu": F.elu, "gelu": F.gelu,
-        "silu": F.silu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "identity": lambda z: z,
+        "relu": F.relu,
+        "leaky_relu": F.leaky_relu,
+        "elu": F.elu,
+        "gelu": F.gelu,
+        "silu": F.silu,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "identity": lambda z: z,
     }
     if name not in table:
         raise ValueError(f"name: got {name!r}, expected one of {sorted(table)}")
@@ -509,8 +556,9 @@ def activation_curve(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return y.detach().numpy(), dy.numpy()
 
 
-def gradient_flow(name: str, depth: int = 30, width: int = 64, init: str = "he",
-                  batch: int = 128, seed: int = 0) -> np.ndarray:
+def gradient_flow(
+    name: str, depth: int = 30, width: int = 64, init: str = "he", batch: int = 128, seed: int = 0
+) -> np.ndarray:
     """Norm of the loss gradient w.r.t. each layer's weights in a deep stack of dense layers.
 
     A stack ``depth x (Linear(width, width) -> activation)`` (no biases) gets a standard-normal
@@ -536,8 +584,9 @@ def gradient_flow(name: str, depth: int = 30, width: int = 64, init: str = "he",
     act = torch_activation(name)
     gen = torch.Generator().manual_seed(seed)
     weights = [
-        (torch.randn(width, width, generator=gen, dtype=torch.float64) * stds[init])
-        .requires_grad_()
+        (
+            torch.randn(width, width, generator=gen, dtype=torch.float64) * stds[init]
+        ).requires_grad_()
         for _ in range(depth)
     ]
     h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
@@ -548,8 +597,11 @@ def gradient_flow(name: str, depth: int = 30, width: int = 64, init: str = "he",
     return np.array([float(g.norm()) for g in grads])
 
 
-def activation_explorer(depth: int = 30, inits: Sequence[str] = ("he", "xavier", "small"),
-                        names: Sequence[str] = ACTIVATIONS) -> Explorer:
+def activation_explorer(
+    depth: int = 30,
+    inits: Sequence[str] = ("he", "xavier", "small"),
+    names: Sequence[str] = ACTIVATIONS,
+) -> Explorer:
     """Chapter 3: an activation, its derivative, and the gradient it lets through ``depth`` layers.
 
     Each frame has the curve of ``f`` and ``f'`` (autograd) and, on a log scale, the gradient norm
@@ -570,8 +622,13 @@ def activation_explorer(depth: int = 30, inits: Sequence[str] = ("he", "xavier",
         a.set_title(activation)
         a.legend(fontsize=8)
         for init, values in norms.items():
-            b.semilogy(np.arange(1, depth + 1), np.maximum(values, 1e-300), marker="o", ms=3,
-                       label=f"{init} init")
+            b.semilogy(
+                np.arange(1, depth + 1),
+                np.maximum(values, 1e-300),
+                marker="o",
+                ms=3,
+                label=f"{init} init",
+            )
         b.set_xlabel("layer (1 = input side)")
         b.set_title("gradient norm per layer")
         b.grid(True, which="both", alpha=0.3)
@@ -594,7 +651,7 @@ def _figure_png_fast(fig: Any, dpi: int = 72) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
 
@@ -623,5 +680,8 @@ def _number_table(title: str, a: np.ndarray, mark: np.ndarray, colour: str) -> s
             bg = f"background:{colour};" if mark[i, j] else ""
             cells.append(f'<td style="{cell};{bg}">{"" if np.isnan(v) else f"{v:g}"}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table style="border-collapse:collapse;margin:0"><caption>{title}</caption>'
-            + "".join(rows) + "</table>")
+    return (
+        f'<table style="border-collapse:collapse;margin:0"><caption>{title}</caption>'
+        + "".join(rows)
+        + "</table>"
+    )

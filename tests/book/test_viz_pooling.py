@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cnnbook.viz import pooling as P
+from cnnbook.viz.figures import sample_photo
 
 X4 = np.array(
     [
@@ -28,20 +29,6 @@ X4 = np.array(
 def _close_figures():
     yield
     plt.close("all")
-
-
-def test_sample_image_is_grey_square_in_unit_range():
-    img = P.sample_image(64)
-    assert img.shape == (64, 64)
-    assert img.dtype == np.float64
-    assert 0.0 <= img.min() < img.max() <= 1.0
-    assert img.std() > 0.05  # a photograph, not a flat field
-
-
-@pytest.mark.parametrize("size", [0, 4, 1000, 2.5, True])
-def test_sample_image_rejects_bad_size(size):
-    with pytest.raises(ValueError, match="size"):
-        P.sample_image(size)
 
 
 @pytest.mark.parametrize(
@@ -137,6 +124,17 @@ def test_edge_map_is_a_relu_of_horizontal_differences():
     np.testing.assert_allclose(e[2:4, :2], 0.0)
 
 
+def test_filter_bank_maps_are_relu_of_the_edge_map_and_its_mirror():
+    img = sample_photo(32)
+    maps, names = P.filter_bank_maps(img)
+    assert maps.shape == (6, 32, 32) and len(names) == 6
+    assert maps.min() >= 0.0
+    np.testing.assert_allclose(maps[0], P.edge_map(img))
+    # the two opposite x-edge maps are the positive and negative parts of one response
+    sobel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    np.testing.assert_allclose(maps[0] - maps[1], P.strided_conv2d(img, sobel, 1, 1))
+
+
 def test_repeated_pool_halves_each_time():
     maps = P.repeated_pool(np.ones((32, 32)), 3)
     assert [m.shape for m in maps] == [(32, 32), (16, 16), (8, 8), (4, 4)]
@@ -187,6 +185,18 @@ def test_shift_by_the_total_stride_just_moves_the_pooled_map(mode):
     np.testing.assert_allclose(changes[1], expected, rtol=1e-12)
 
 
+def test_equivariance_metric_is_zero_for_pixels_and_for_whole_cell_shifts():
+    rng = np.random.default_rng(4)
+    img = rng.random((16, 16))
+    eq = P.shift_sensitivity(img, [0, 1, 2, 3, 4, 8], modes=["none", "max"], metric="equivariance")
+    np.testing.assert_allclose(eq["none"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(eq["max"][[0, 4, 5]], 0.0, atol=1e-12)
+    assert eq["max"][1] > 0.01  # a 1-pixel shift is no shift of the pooled grid: aliasing
+    # never larger than the plain change, which compares with the unshifted copy only
+    change = P.shift_sensitivity(img, [0, 1, 2, 3, 4, 8], modes=["max"])["max"]
+    assert np.all(eq["max"] <= change + 1e-12)
+
+
 def test_shift_sensitivity_of_raw_pixels_by_hand():
     img = np.zeros((4, 4))
     img[:, 0] = 1.0
@@ -201,6 +211,8 @@ def test_shift_sensitivity_rejects_bad_input():
         P.shift_sensitivity(np.ones((8, 8)), [-1])
     with pytest.raises(ValueError, match="modes"):
         P.shift_sensitivity(np.ones((8, 8)), [1], modes=["median"])
+    with pytest.raises(ValueError, match="metric"):
+        P.shift_sensitivity(np.ones((8, 8)), [1], metric="distance")
 
 
 def test_figures_render_with_the_expected_panels():
@@ -210,13 +222,14 @@ def test_figures_render_with_the_expected_panels():
     fig = P.plot_dots_pooling({"near": dots, "copy": dots}, levels=2)
     assert len(fig.axes) == 2 * 3
     assert "blob" in fig.axes[0].get_title()
-    img = P.sample_image(32)
+    img = sample_photo(32)
     assert len(P.plot_downsampling({"a": img, "b": P.pool2d(img, 2)}).axes) == 2
     assert len(P.plot_pool_windows(np.arange(25.0).reshape(5, 5), 3, 2).axes) == 2
     grads = {"max": np.zeros((4, 4)), "avg": np.ones((4, 4))}
     assert len(P.plot_pool_backward(X4, np.ones((2, 2)), grads).axes) == 4
-    changes = P.shift_sensitivity(P.sample_image(32), [0, 1, 2])
+    changes = P.shift_sensitivity(sample_photo(32), [0, 1, 2])
     assert len(P.plot_shift_sensitivity([0, 1, 2], changes).axes[0].lines) == 4
+    assert len(P.plot_shift_sensitivity([0, 1, 2], changes, changes).axes) == 2
     fig = P.plot_global_avg_pool(np.random.default_rng(0).random((8, 5, 5)), max_channels=4)
     assert len(fig.axes) == 5
     for f in map(plt.figure, plt.get_fignums()):
@@ -238,7 +251,7 @@ def test_explorer_html_is_self_contained_and_has_every_frame():
     from cnnbook.data.dots import make_dots
 
     images = {
-        "photo": P.sample_image(32),
+        "photo": sample_photo(32),
         "dots (near)": make_dots([(8, 8), (8, 14)], size=32)[0, 0],
     }
     ex = P.pooling_explorer(images, kernel_sizes=(2, 3), strides=(2,), modes=("max", "avg"))

@@ -14,7 +14,6 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.font_manager import FontProperties
-from matplotlib.path import Path as MplPath
 from matplotlib.textpath import TextPath
 
 __all__ = ["TRAIN_FONTS", "HELD_OUT_FONTS", "font_path", "render_glyph", "glyph_bank"]
@@ -94,11 +93,7 @@ def render_glyph(char: str, font: str, size: int = 64, fill: float = 0.72) -> np
     centres = (np.arange(n) + 0.5) / n - 0.5  # sample points, canvas units, centred on 0
     xs = box.x0 + box.width / 2 + centres * extent
     ys = box.y0 + box.height / 2 - centres * extent  # image rows grow downwards
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-    # Even-odd rule over the closed contours: a point inside an odd number of them is ink.
-    inside = np.zeros(len(grid), dtype=bool)
-    for polygon in outline.to_polygons(closed_only=True):
-        inside ^= MplPath(polygon).contains_points(grid)
+    inside = _even_odd_fill(outline.to_polygons(closed_only=True), xs, ys)
     coverage = inside.reshape(size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(1, 3))
     return coverage.astype(np.float32)
 
@@ -115,6 +110,34 @@ def glyph_bank(chars: str, fonts: tuple[str, ...], size: int = 64) -> np.ndarray
     Returns:
         Read-only float32 array of shape ``(len(fonts), len(chars), size, size)``.
     """
-    bank = np.stack([np.stack([render_glyph(c, f, size) for c in chars]) for f in fonts])
+    bank = np.stack([np.stack([_cached_glyph(c, f, size) for c in chars]) for f in fonts])
     bank.setflags(write=False)
     return bank
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_glyph(char: str, font: str, size: int) -> np.ndarray:
+    """One master glyph, rendered once per process (train and test banks share them)."""
+    return render_glyph(char, font, size)
+
+
+def _even_odd_fill(polygons: list[np.ndarray], xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Scanline fill with the even-odd rule: a sample is inside when a ray from it to the left
+    crosses the outline an odd number of times (so holes, crossed twice, stay empty).
+
+    Returns a boolean array of shape ``(len(ys), len(xs))``.
+    """
+    start = np.concatenate([p[:-1] for p in polygons])  # every edge of every closed contour
+    end = np.concatenate([p[1:] for p in polygons])
+    (x0, y0), (x1, y1) = start.T, end.T
+    y = ys[:, None]
+    crosses = (y0 <= y) != (y1 <= y)  # half-open rule: a vertex on the scanline counts once
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    rows, edges = np.nonzero(crosses)
+    # Each crossing flips the parity of every sample to its right: histogram the first such
+    # sample per row, then a running sum along the row counts the crossings left of each sample.
+    first_right = np.searchsorted(xs, x_at[rows, edges], side="right")
+    hits = np.zeros((len(ys), len(xs) + 1), dtype=np.int64)
+    np.add.at(hits, (rows, first_right), 1)
+    return np.cumsum(hits[:, :-1], axis=1) % 2 == 1

@@ -52,6 +52,9 @@ def encode(value, arrays: list, to_handle, memo: dict | None = None, depth: int 
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
     memo = {} if memo is None else memo
+    if isinstance(value, np.generic) and not isinstance(value, np.object_):
+        arrays.append(np.asarray(value))  # before float: np.float64 is a float
+        return {"$s": len(arrays) - 1}
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -66,9 +69,6 @@ def encode(value, arrays: list, to_handle, memo: dict | None = None, depth: int 
             memo[key] = len(arrays)
             arrays.append(np.asarray(value))
         return {"$a": memo[key]}
-    if isinstance(value, np.generic) and not isinstance(value, np.object_):
-        arrays.append(np.asarray(value))
-        return {"$s": len(arrays) - 1}
     if type(value) in (list, tuple):
         items = [encode(v, arrays, to_handle, memo, depth + 1) for v in value]
         return items if type(value) is list else {"$t": items}
@@ -140,7 +140,7 @@ def pack(value, to_handle) -> bytes:
     parts = [_U64.pack(len(header)), header]
     for array in arrays:
         buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
         blob = buffer.getvalue()
         parts += [_U64.pack(len(blob)), blob]
     body = b"".join(parts)
@@ -526,7 +526,19 @@ class _Child:
 
     def reply(self, value) -> None:
         text = self.out.take()
-        write_message(self.fd_out, {"reply": value, "output": text}, self.to_handle)
+        limit = int(self.config.get("message_bytes", 1 << 30))
+        try:
+            data = pack({"reply": value, "output": text}, self.to_handle)
+            if len(data) > limit:
+                raise WireError(f"it is {len(data)} bytes, over the limit of {limit}")
+        except (MemoryError, WireError, ValueError, TypeError, RecursionError) as error:
+            value = None  # let the memory go before building the error
+            problem = {"type": "ResultError",
+                       "message": f"the result could not be sent back to the grader: {error}"}
+            data = pack({"reply": {"error": problem}, "output": text}, self.to_handle)
+        view = memoryview(data)
+        while view:
+            view = view[_os_write(self.fd_out, view) :]
 
     def run(self) -> None:
         self.reply({"ok": "ready", "notes": self.config.get("_notes", [])})

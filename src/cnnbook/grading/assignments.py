@@ -36,7 +36,9 @@ def course_root(start: Path | str | None = None) -> Path:
 
 def _check_assignment(assignment: str) -> None:
     if assignment not in ASSIGNMENTS:
-        raise ValueError(f"assignment: got {assignment!r}, expected one of {', '.join(ASSIGNMENTS)}")
+        raise ValueError(
+            f"assignment: got {assignment!r}, expected one of {', '.join(ASSIGNMENTS)}"
+        )
 
 
 def source_notebook(assignment: str, root: Path | None = None) -> Path:

@@ -97,7 +97,9 @@ def check_equal(got: Any, expected: Any, name: str = "result") -> None:
         raise AssertionError(f"{name}: got {got!r}, expected {expected!r}")
 
 
-def check_raises_value_error(func: Callable[..., Any], *args: Any, name: str, **kwargs: Any) -> None:
+def check_raises_value_error(
+    func: Callable[..., Any], *args: Any, name: str, **kwargs: Any
+) -> None:
     """Assert that ``func(*args, **kwargs)`` raises ``ValueError``.
 
     Args:
@@ -118,4 +120,6 @@ def check_raises_value_error(func: Callable[..., Any], *args: Any, name: str, **
 def check_unchanged(before: np.ndarray, after: np.ndarray, name: str) -> None:
     """Assert that an input array was not modified in place (``before`` is a copy taken earlier)."""
     if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
-        raise AssertionError(f"{name} was modified in place; functions must not change their inputs")
+        raise AssertionError(
+            f"{name} was modified in place; functions must not change their inputs"
+        )

@@ -32,7 +32,18 @@ import nbformat
 __all__ = ["CellTimeoutError", "Execution", "ExecutionTask", "execute_many", "PRELOAD"]
 
 # Imported once by the grader before forking, so no child pays for them.
-PRELOAD = ("numpy", "torch", "IPython", "cnnbook.grading.checks", "cnnbook.grading.probes")
+PRELOAD = (
+    "numpy",
+    "torch",
+    "torch._dynamo",  # imported lazily by the first optimizer step: seconds
+    "torch.utils.data",
+    "IPython",
+    "matplotlib.pyplot",
+    "cnnbook.grading.checks",
+    "cnnbook.grading.probes",
+    "cnnbook.data",
+    "cnnbook.transfer",
+)
 GRACE_S = 5.0  # how long past the cell limit the parent waits before killing a child
 
 
@@ -122,6 +133,8 @@ class _Running:
 def _preload() -> None:
     import importlib
 
+    os.environ.setdefault("MPLBACKEND", "Agg")  # before matplotlib is imported
+
     for name in PRELOAD:
         try:
             importlib.import_module(name)
@@ -171,21 +184,28 @@ def _run_forked(tasks, jobs, cell_timeout, on_done) -> list[Execution]:
                 running.remove(run)
                 run.process.join(timeout=5)
                 code = run.process.exitcode
-                finish(run, "crashed", f"the process died (exit code {code}) in code cell {run.current + 1}")
+                finish(
+                    run,
+                    "crashed",
+                    f"the process died (exit code {code}) in code cell {run.current + 1}",
+                )
                 continue
             run.last_progress = time.monotonic()
             if message[0] == "cell":
-                _, index, outputs, count = message
-                run.outputs[index] = (outputs, count)
+                _, index, outputs, count, seconds = message
+                run.outputs[index] = (outputs, count, seconds)
                 run.current = index + 1
             elif message[0] == "done":
                 running.remove(run)
                 timed_out = [
-                    i for i, (outs, _) in run.outputs.items()
+                    i
+                    for i, (outs, _, _) in run.outputs.items()
                     if any(o.get("ename") == "CellTimeoutError" for o in outs)
                 ]
                 if timed_out:
-                    finish(run, "timeout", f"code cell {timed_out[0] + 1} ran past {cell_timeout:g} s")
+                    finish(
+                        run, "timeout", f"code cell {timed_out[0] + 1} ran past {cell_timeout:g} s"
+                    )
                 else:
                     finish(run, "ok", "")
         now = time.monotonic()
@@ -193,7 +213,11 @@ def _run_forked(tasks, jobs, cell_timeout, on_done) -> list[Execution]:
             if now - run.last_progress > cell_timeout + GRACE_S:
                 running.remove(run)
                 run.process.kill()
-                finish(run, "timeout", f"code cell {run.current + 1} ran past {cell_timeout:g} s and was killed")
+                finish(
+                    run,
+                    "timeout",
+                    f"code cell {run.current + 1} ran past {cell_timeout:g} s and was killed",
+                )
     return results
 
 
@@ -202,9 +226,10 @@ def _assemble(run: _Running, status: str, message: str) -> Execution:
     for position, cell_index in enumerate(run.code_cells):
         cell = nb.cells[cell_index]
         if position in run.outputs:
-            outputs, count = run.outputs[position]
+            outputs, count, seconds = run.outputs[position]
             cell.outputs = [nbformat.from_dict(o) for o in outputs]
             cell.execution_count = count
+            cell.metadata.setdefault("execution", {})["cnnbook/seconds"] = round(seconds, 4)
         elif position == run.current and status != "ok":
             # the cell that was running when the process died or was killed
             cell.outputs = [
@@ -233,8 +258,9 @@ def _child_main(conn, sources: list[str], cwd: str, cell_timeout: float) -> None
             sys.modules["torch"].set_num_threads(1)  # the grader runs one child per core
         shell = _new_shell()
         for index, source in enumerate(sources):
+            started = time.perf_counter()
             outputs, count = _run_cell(shell, source, cell_timeout)
-            conn.send(("cell", index, outputs, count))
+            conn.send(("cell", index, outputs, count, time.perf_counter() - started))
         conn.send(("done",))
         conn.close()
     finally:

@@ -1,8 +1,9 @@
 """Grade every submission of one assignment: restore, execute in parallel, score, write a CSV.
 
-Submissions are laid out as nbgrader expects, ``submitted/<student>/<assignment>/<assignment>.ipynb``.
-A submission that cannot be read (invalid JSON), crashes or times out is reported in the CSV and on
-the console; the others are graded regardless.
+Submissions are laid out as nbgrader expects:
+``submitted/<student>/<assignment>/<assignment>.ipynb``. A submission that cannot be read
+(invalid JSON), crashes or times out is reported in the CSV and on the console; the others are
+graded regardless.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def grade_assignment(
     for student, path in find_submissions(submitted_dir, assignment).items():
         nb, status, message = _read_submission(path)
         if nb is None:
-            results[student] = SubmissionResult(student, status, dict(zero), max_score, 0.0, message)
+            results[student] = SubmissionResult(
+                student, status, dict(zero), max_score, 0.0, message
+            )
             continue
         tasks.append(ExecutionTask(student, restore_trusted_cells(nb, source), path.parent))
 
@@ -155,7 +158,9 @@ def write_csv(results: list[SubmissionResult], grade_ids: list[str], path: Path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "status", "total", "max_score", *grade_ids, "seconds", "message"])
+        writer.writerow(
+            ["student", "status", "total", "max_score", *grade_ids, "seconds", "message"]
+        )
         for r in results:
             writer.writerow(
                 [

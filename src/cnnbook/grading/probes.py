@@ -9,13 +9,26 @@ code and ship only the plain result back.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["count_python_lines"]
+__all__ = [
+    "count_python_lines",
+    "mlp_with_batchnorm",
+    "probe_build_model",
+    "probe_train_one_epoch",
+    "probe_evaluate",
+    "small_bn_cnn",
+    "probe_freeze",
+    "probe_replace_head",
+    "probe_param_groups",
+    "probe_fine_tune",
+    "transfer_task_data",
+]
 
 
 def count_python_lines(func: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
@@ -48,5 +61,400 @@ def count_python_lines(func: Callable[..., Any], *args: Any, **kwargs: Any) -> i
     return count
 
 
-def _as_float_arrays(values) -> list[np.ndarray]:
-    return [np.asarray(v) for v in values]
+# ----------------------------------------------------------------------------------------------
+# Assignment 6: building, training and evaluating a network
+
+
+def _load_params(model, params) -> None:
+    """Copy ``params`` (arrays, in ``model.parameters()`` order) into ``model``."""
+    import torch
+
+    own = list(model.parameters())
+    shapes = [tuple(p.shape) for p in own]
+    given = [tuple(np.shape(a)) for a in params]
+    if shapes != given:
+        raise AssertionError(
+            f"the model's parameters (in registration order) have shapes {shapes}, expected {given}"
+        )
+    with torch.no_grad():
+        for p, a in zip(own, params, strict=True):
+            p.copy_(torch.as_tensor(np.asarray(a)))
+
+
+def _numpy_params(model) -> list[np.ndarray]:
+    return [p.detach().cpu().numpy().copy() for p in model.parameters()]
+
+
+def probe_build_model(build_fn: Callable[[], Any], x: np.ndarray, params=None) -> dict:
+    """Build a model with ``build_fn()`` and describe it as plain data.
+
+    Args:
+        build_fn: the student's builder (e.g. ``build_reference_cnn``), called with no argument.
+        x: a batch of inputs, float32, ``(N, C, H, W)``.
+        params: optional arrays, one per parameter in registration order, loaded before running.
+
+    Returns:
+        ``num_params``, ``param_shapes`` (in registration order), ``output`` (the model applied
+        to ``x`` in eval mode) and ``train_mode_is_random`` (whether two forward passes in
+        training mode with different seeds differ, i.e. whether dropout is active).
+    """
+    import torch
+
+    torch.manual_seed(0)
+    model = build_fn()
+    if not isinstance(model, torch.nn.Module):
+        raise AssertionError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    result = {
+        "num_params": int(sum(p.numel() for p in model.parameters())),
+        "param_shapes": [tuple(p.shape) for p in model.parameters()],
+    }
+    if params is not None:
+        _load_params(model, params)
+    inputs = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    with torch.no_grad():
+        model.eval()
+        result["output"] = model(inputs).numpy()
+        model.train()
+        torch.manual_seed(1)
+        first = model(inputs)
+        torch.manual_seed(2)
+        second = model(inputs)
+        result["train_mode_is_random"] = not torch.allclose(first, second)
+    return result
+
+
+def mlp_with_batchnorm(in_features: int, hidden: int, num_classes: int):
+    """``Flatten -> Linear -> BatchNorm1d -> ReLU -> Linear``: a small model whose output depends
+    on train/eval mode (batch norm), used to probe training and evaluation loops."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(in_features, hidden),
+        nn.BatchNorm1d(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, num_classes),
+    )
+
+
+def _loader(x, y, batch_size):
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    data = TensorDataset(
+        torch.as_tensor(np.asarray(x, dtype=np.float32)), torch.as_tensor(np.asarray(y)).long()
+    )
+    return DataLoader(data, batch_size=int(batch_size), shuffle=False)
+
+
+def probe_train_one_epoch(
+    train_fn: Callable[..., Any],
+    sizes: tuple[int, int, int],
+    params: list[np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    lr: float,
+    momentum: float = 0.0,
+) -> dict:
+    """Run ``train_fn(model, loader, optimizer, loss_fn, device)`` for one epoch on plain data.
+
+    The model is :func:`mlp_with_batchnorm` (``sizes = (in_features, hidden, num_classes)``)
+    holding ``params``, left in eval mode beforehand (a training loop must switch it); the loader
+    does not shuffle; the optimizer is ``torch.optim.SGD(lr, momentum)``; the loss is
+    ``nn.CrossEntropyLoss()``; the device is the CPU.
+
+    Returns:
+        ``loss`` (what ``train_fn`` returned, as a float), ``params`` after the epoch and
+        ``running_mean`` (the batch-norm running mean after the epoch).
+    """
+    import torch
+
+    torch.manual_seed(0)
+    model = mlp_with_batchnorm(*sizes)
+    _load_params(model, params)
+    model.eval()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    loss = train_fn(
+        model,
+        _loader(x, y, batch_size),
+        optimizer,
+        torch.nn.CrossEntropyLoss(),
+        torch.device("cpu"),
+    )
+    if hasattr(loss, "item"):
+        raise AssertionError(f"expected a Python float, got {type(loss).__name__}; use .item()")
+    return {
+        "loss": float(loss),
+        "params": _numpy_params(model),
+        "running_mean": model[2].running_mean.numpy().copy(),
+    }
+
+
+def probe_evaluate(
+    eval_fn: Callable[..., Any],
+    sizes: tuple[int, int, int],
+    params: list[np.ndarray],
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+) -> dict:
+    """Run ``eval_fn(model, loader, device)`` on plain data and report what it did.
+
+    The model is :func:`mlp_with_batchnorm` holding ``params`` and the given batch-norm running
+    estimates, left in *training* mode beforehand (evaluation must switch to eval mode).
+
+    Returns:
+        ``accuracy`` (as returned), ``params_changed`` and ``running_mean_changed`` (evaluation
+        must change neither), ``requires_grad_after`` (all parameters still trainable).
+    """
+    import torch
+
+    model = mlp_with_batchnorm(*sizes)
+    _load_params(model, params)
+    with torch.no_grad():
+        model[2].running_mean.copy_(torch.as_tensor(np.asarray(running_mean, dtype=np.float32)))
+        model[2].running_var.copy_(torch.as_tensor(np.asarray(running_var, dtype=np.float32)))
+    before = _numpy_params(model)
+    model.train()
+    accuracy = eval_fn(model, _loader(x, y, batch_size), torch.device("cpu"))
+    if hasattr(accuracy, "item"):
+        raise AssertionError(f"expected a Python float, got {type(accuracy).__name__}; use .item()")
+    after = _numpy_params(model)
+    return {
+        "accuracy": float(accuracy),
+        "params_changed": any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True)),
+        "running_mean_changed": not np.allclose(
+            model[2].running_mean.numpy(), np.asarray(running_mean, dtype=np.float32)
+        ),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Assignment 7: transfer learning
+
+
+def small_bn_cnn(num_classes: int = 5):
+    """A small CNN with batch norm for 1x8x8 inputs: ``[0] Conv(1->4, 3, pad 1), [1] BN, [2] ReLU,
+    [3] MaxPool 2, [4] Flatten, [5] Linear(64->16), [6] ReLU, [7] Linear(16->num_classes)``."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, 16),
+        nn.ReLU(),
+        nn.Linear(16, num_classes),
+    )
+
+
+def probe_freeze(freeze_fn: Callable[[Any], Any], x: np.ndarray, what: str = "base") -> dict:
+    """Freeze part of :func:`small_bn_cnn` with ``freeze_fn``, then train-mode forward ``x``.
+
+    Args:
+        freeze_fn: the student's ``freeze(module)``.
+        x: a float32 batch ``(N, 1, 8, 8)``.
+        what: ``"base"`` freezes ``model[:-1]`` (everything but the head), ``"all"`` the model.
+
+    Returns:
+        ``names`` and ``requires_grad`` of every parameter after ``model.train()``, the
+        ``bn_training`` flag of the batch-norm layer, and ``running_stats_changed`` after a
+        forward pass in training mode.
+    """
+    import torch
+
+    if what not in ("base", "all"):
+        raise ValueError(f"what: got {what!r}, expected 'base' or 'all'")
+    torch.manual_seed(0)
+    model = small_bn_cnn()
+    with torch.no_grad():  # running estimates that differ from any batch's statistics
+        model[1].running_mean.fill_(0.5)
+        model[1].running_var.fill_(2.0)
+    freeze_fn(model[:-1] if what == "base" else model)
+    model.train()
+    with torch.no_grad():
+        model(torch.as_tensor(np.asarray(x, dtype=np.float32)))
+    return {
+        "names": [name for name, _ in model.named_parameters()],
+        "requires_grad": [bool(p.requires_grad) for p in model.parameters()],
+        "bn_training": bool(model[1].training),
+        "running_stats_changed": bool(
+            not torch.all(model[1].running_mean == 0.5)
+            or not torch.all(model[1].running_var == 2.0)
+        ),
+    }
+
+
+def probe_replace_head(
+    replace_fn: Callable[..., Any], num_classes: int, x: np.ndarray, freeze_first: bool = False
+) -> dict:
+    """Call ``replace_fn(model, num_classes)`` on :func:`small_bn_cnn` (5 classes) in eval mode.
+
+    Args:
+        replace_fn: the student's ``replace_head``.
+        num_classes: the new number of classes.
+        x: a float32 batch ``(N, 1, 8, 8)``.
+        freeze_first: set ``requires_grad=False`` on every parameter before the call.
+
+    Returns:
+        ``output`` of the returned model on ``x``, ``features`` (the input of its last linear
+        layer), that layer's ``head_weight`` and ``head_bias``, ``head_requires_grad``,
+        ``head_is_new`` (a different module from the old head), ``base_unchanged`` (all other
+        parameters equal to before) and ``num_linear`` (number of linear layers).
+    """
+    import torch
+
+    torch.manual_seed(0)
+    model = small_bn_cnn(5)
+    model.eval()
+    old_head = model[7]
+    base_before = [p.detach().clone() for p in model[:-1].parameters()]
+    if freeze_first:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    torch.manual_seed(1)
+    new_model = replace_fn(model, num_classes)
+    if not isinstance(new_model, torch.nn.Module):
+        raise AssertionError(
+            f"replace_head returned {type(new_model).__name__}, expected the model"
+        )
+    linears = [m for m in new_model.modules() if isinstance(m, torch.nn.Linear)]
+    head = linears[-1]
+    features = {}
+    hook = head.register_forward_hook(lambda m, inputs, out: features.setdefault("x", inputs[0]))
+    new_model.eval()
+    with torch.no_grad():
+        output = new_model(torch.as_tensor(np.asarray(x, dtype=np.float32)))
+    hook.remove()
+    base_after = [p.detach() for n, p in new_model.named_parameters() if not n.startswith("7.")]
+    return {
+        "output": output.numpy(),
+        "features": features["x"].numpy(),
+        "head_weight": head.weight.detach().numpy().copy(),
+        "head_bias": None if head.bias is None else head.bias.detach().numpy().copy(),
+        "head_requires_grad": all(p.requires_grad for p in head.parameters()),
+        "head_is_new": head is not old_head,
+        "base_unchanged": len(base_after) == len(base_before)
+        and all(torch.equal(a, b) for a, b in zip(base_before, base_after, strict=True)),
+        "num_linear": len(linears),
+    }
+
+
+def probe_param_groups(
+    groups_fn: Callable[..., Any], head_lr: float, base_lr: float, freeze_base: bool = False
+) -> dict:
+    """Call ``groups_fn(model, head_lr, base_lr)`` on :func:`small_bn_cnn` and describe the groups.
+
+    Returns:
+        ``groups``: for each group, its ``lr`` (None if missing) and the ``names`` of its
+        parameters; ``all_names`` and ``trainable_names`` of the model; ``sgd_ok`` (whether
+        ``torch.optim.SGD`` accepts the groups, with an error message otherwise).
+    """
+    import torch
+
+    torch.manual_seed(0)
+    model = small_bn_cnn(5)
+    if freeze_base:
+        for p in model[:-1].parameters():
+            p.requires_grad_(False)
+    groups = groups_fn(model, head_lr, base_lr)
+    name_of = {id(p): name for name, p in model.named_parameters()}
+    described = []
+    for group in groups:
+        params = group["params"]
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        described.append(
+            {
+                "lr": None if "lr" not in group else float(group["lr"]),
+                "names": [name_of.get(id(p), "<not a parameter of the model>") for p in params],
+            }
+        )
+    try:
+        torch.optim.SGD(groups, lr=123.0)
+        sgd = "ok"
+    except Exception as error:  # report why the optimizer refuses the groups
+        sgd = f"{type(error).__name__}: {error}"
+    return {
+        "groups": described,
+        "all_names": [name for name, _ in model.named_parameters()],
+        "trainable_names": [name for name, p in model.named_parameters() if p.requires_grad],
+        "sgd": sgd,
+    }
+
+
+def transfer_task_data(
+    n_per_class: int = 20, seed: int = 0, n_test: int = 1000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The offline target task of assignment 7: a few labelled "glyph-letters" per class.
+
+    Args:
+        n_per_class: labelled training images per class (10 classes).
+        seed: which images are drawn from the training pool.
+        n_test: size of the test set (always the same images).
+
+    Returns:
+        ``(X_train, y_train, X_test, y_test)``: float32 images ``(N, 1, 28, 28)`` in [0, 1] and
+        int64 labels; fresh copies on every call (the generated data is cached).
+    """
+    arrays = _transfer_task_cached(int(n_per_class), int(seed), int(n_test))
+    return tuple(a.copy() for a in arrays)
+
+
+@functools.lru_cache(maxsize=4)
+def _transfer_task_cached(n_per_class: int, seed: int, n_test: int):
+    from cnnbook import data
+
+    pool_x, pool_y = data.load("glyph-letters", "train", n=max(600, 30 * n_per_class), seed=0)
+    rng = np.random.default_rng(seed)
+    keep = np.sort(
+        np.concatenate(
+            [
+                rng.choice(np.flatnonzero(pool_y == c), size=n_per_class, replace=False)
+                for c in range(10)
+            ]
+        )
+    )
+    test_x, test_y = data.load("glyph-letters", "test", n=n_test, seed=0)
+    return pool_x[keep], pool_y[keep], test_x, test_y
+
+
+def probe_fine_tune(
+    fine_tune_fn: Callable[..., Any],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+) -> dict:
+    """Time ``fine_tune_fn(X_train, y_train)`` and measure the returned model's test accuracy.
+
+    Returns:
+        ``seconds`` (wall-clock time of the call) and ``accuracy`` of the returned model on
+        ``(x_test, y_test)`` in eval mode, on the CPU.
+    """
+    import time
+
+    import torch
+
+    started = time.perf_counter()
+    model = fine_tune_fn(
+        torch.as_tensor(np.asarray(x_train, dtype=np.float32)), torch.as_tensor(np.asarray(y_train))
+    )
+    seconds = time.perf_counter() - started
+    if not isinstance(model, torch.nn.Module):
+        raise AssertionError(
+            f"fine_tune returned {type(model).__name__}, expected a torch.nn.Module"
+        )
+    model = model.cpu().eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(y_test), 500):
+            xb = torch.as_tensor(np.asarray(x_test[start : start + 500], dtype=np.float32))
+            correct += int(
+                (model(xb).argmax(1).numpy() == np.asarray(y_test[start : start + 500])).sum()
+            )
+    return {"seconds": seconds, "accuracy": correct / len(y_test)}

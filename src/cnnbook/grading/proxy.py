@@ -152,7 +152,7 @@ class ChildSession:
         self.notes: list[str] = []
         self.deadline: float | None = None  # a cell's overall deadline (monotonic seconds)
         self.call_timeout = 10.0
-        self.aborts: list[str] = []  # what went wrong since the executor last cleared it
+        self.aborts: list[tuple[type, str]] = []  # what went wrong since last cleared
         self._to_child = self._from_child = -1
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -350,7 +350,7 @@ class ChildSession:
     def _abort(self, kind: type[SandboxAbort], message: str):
         if kind is not ChildDied:
             self.kill()
-        self.aborts.append(message)
+        self.aborts.append((kind, message))
         raise kind(message)
 
 

@@ -54,8 +54,12 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
         array([0., 0., 2.])
     """
     x = check_float_array(x, "x")
-    # Keeping the 1-byte mask makes the backward pass one multiplication (np.where is slower).
-    return np.maximum(x, 0), ("relu", x > 0, x.dtype)
+    # Speed (measured with NumPy 2.4): the maximum with an array of zeros is vectorised better
+    # than with the scalar 0, and the 1-byte mask makes the backward pass one multiplication
+    # (np.where is several times slower).
+    out = np.zeros(x.shape, dtype=x.dtype)
+    np.maximum(x, out, out=out)
+    return out, ("relu", x > 0, x.dtype)
 
 
 def relu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
@@ -67,6 +71,14 @@ def relu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     Returns:
         dx, shape and dtype of x.
+
+    Shape:
+        dx has the shape of x.
+
+    Example:
+        >>> out, cache = relu_forward(np.array([-1.0, 0.0, 2.0]))
+        >>> relu_backward(np.array([5.0, 5.0, 5.0]), cache)
+        array([0., 0., 5.])
     """
     _check_cache(cache, "relu", "relu_forward")
     mask, dtype = cache[1], cache[2]
@@ -112,6 +124,14 @@ def leaky_relu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     Returns:
         dx, shape and dtype of x.
+
+    Shape:
+        dx has the shape of x.
+
+    Example:
+        >>> out, cache = leaky_relu_forward(np.array([-1.0, 2.0]), negative_slope=0.1)
+        >>> leaky_relu_backward(np.ones(2), cache)
+        array([0.1, 1. ])
     """
     _check_cache(cache, "leaky_relu", "leaky_relu_forward")
     factor = cache[1]
@@ -151,6 +171,14 @@ def sigmoid_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     Returns:
         dx, shape and dtype of x.
+
+    Shape:
+        dx has the shape of x.
+
+    Example:
+        >>> out, cache = sigmoid_forward(np.array([0.0]))
+        >>> sigmoid_backward(np.ones(1), cache)  # s (1 - s) = 0.25 at 0
+        array([0.25])
     """
     _check_cache(cache, "sigmoid", "sigmoid_forward")
     s = cache[1]
@@ -187,6 +215,14 @@ def tanh_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     Returns:
         dx, shape and dtype of x.
+
+    Shape:
+        dx has the shape of x.
+
+    Example:
+        >>> out, cache = tanh_forward(np.array([0.0]))
+        >>> tanh_backward(np.ones(1), cache)
+        array([1.])
     """
     _check_cache(cache, "tanh", "tanh_forward")
     t = cache[1]

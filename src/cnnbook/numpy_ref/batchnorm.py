@@ -130,7 +130,18 @@ def batchnorm2d_backward(
         cache: from :func:`batchnorm2d_forward`.
 
     Returns:
-        ``(dx, dgamma, dbeta)`` with shapes (N, C, H, W), (C,), (C,).
+        ``(dx, dgamma, dbeta)``.
+
+    Shape:
+        dx: (N, C, H, W); dgamma, dbeta: (C,).
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(4, 2, 3, 3))
+        >>> c = np.ones(2)
+        >>> out, cache, _, _ = batchnorm2d_forward(x, c, 0 * c, 0 * c, c, training=True)
+        >>> dx, dgamma, dbeta = batchnorm2d_backward(np.ones_like(out), cache)
+        >>> bool(np.abs(dx).max() < 1e-12), dbeta  # a constant dout is normalised away
+        (True, array([36., 36.]))
     """
     if not isinstance(cache, _BatchNormCache):
         raise ValueError(

@@ -77,6 +77,14 @@ def dropout_backward(dout: np.ndarray, cache: _DropoutCache) -> np.ndarray:
 
     Returns:
         dx, shape and dtype of x.
+
+    Shape:
+        dx has the shape of x.
+
+    Example:
+        >>> out, cache = dropout_forward(np.ones(4), p=0.5, rng=0)
+        >>> bool(np.array_equal(dropout_backward(np.ones(4), cache), out))
+        True
     """
     if not isinstance(cache, _DropoutCache):
         raise ValueError(

@@ -67,8 +67,15 @@ def linear_backward(
         cache: from :func:`linear_forward`.
 
     Returns:
-        ``(dx, dw, db)``: ``dout @ w``, ``dout.T @ x``, ``dout.sum(0)``; shapes (N, in_features),
-        (out_features, in_features), (out_features,).
+        ``(dx, dw, db)``: ``dout @ w``, ``dout.T @ x``, ``dout.sum(0)``.
+
+    Shape:
+        dx: (N, in_features); dw: (out_features, in_features); db: (out_features,).
+
+    Example:
+        >>> out, cache = linear_forward(np.ones((2, 3)), np.ones((4, 3)), np.zeros(4))
+        >>> [g.shape for g in linear_backward(np.ones_like(out), cache)]
+        [(2, 3), (4, 3), (4,)]
     """
     if not isinstance(cache, _LinearCache):
         raise ValueError(
@@ -109,7 +116,14 @@ def flatten_backward(dout: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
         x_shape: the shape of the forward input.
 
     Returns:
-        dx with shape ``x_shape``.
+        dx, a new array.
+
+    Shape:
+        (N, prod(rest)) -> x_shape
+
+    Example:
+        >>> flatten_backward(np.zeros((2, 12)), (2, 3, 2, 2)).shape
+        (2, 3, 2, 2)
     """
     if not isinstance(x_shape, (tuple, list)) or len(x_shape) < 2:
         raise ValueError(f"x_shape: expected the shape of x (at least 2 axes), got {x_shape!r}")

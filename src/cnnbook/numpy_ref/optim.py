@@ -41,6 +41,9 @@ def sgd_momentum_step(
     Returns:
         ``(new_params, new_velocities)``: new lists of new arrays; the inputs are not modified.
 
+    Shape:
+        every new array has the shape of its parameter.
+
     Example:
         >>> p, v = sgd_momentum_step([np.ones(2)], [np.ones(2)], None, lr=0.1)
         >>> p[0], v[0]

@@ -115,7 +115,16 @@ def max_pool2d_backward(dout: np.ndarray, cache: _PoolCache) -> np.ndarray:
         cache: from :func:`max_pool2d_forward`.
 
     Returns:
-        dx: (N, C, H, W), zero everywhere except at window maxima.
+        dx, zero everywhere except at window maxima.
+
+    Shape:
+        dx: (N, C, H, W), the shape of x.
+
+    Example:
+        >>> out, cache = max_pool2d_forward(np.array([[[[1.0, 5.0], [3.0, 2.0]]]]), 2)
+        >>> max_pool2d_backward(np.ones_like(out), cache)[0, 0]
+        array([[0., 1.],
+               [0., 0.]])
     """
     cache = _check_backward(dout, cache, "max_pool2d")
     (kh, kw), (sh, sw) = cache.kernel_size, cache.stride
@@ -173,7 +182,16 @@ def avg_pool2d_backward(dout: np.ndarray, cache: _PoolCache) -> np.ndarray:
         cache: from :func:`avg_pool2d_forward`.
 
     Returns:
-        dx: (N, C, H, W).
+        dx, each input's share of the gradients of the windows it belongs to.
+
+    Shape:
+        dx: (N, C, H, W), the shape of x.
+
+    Example:
+        >>> out, cache = avg_pool2d_forward(np.zeros((1, 1, 2, 2)), 2)
+        >>> avg_pool2d_backward(np.ones_like(out), cache)[0, 0]
+        array([[0.25, 0.25],
+               [0.25, 0.25]])
     """
     cache = _check_backward(dout, cache, "avg_pool2d")
     (kh, kw), (sh, sw) = cache.kernel_size, cache.stride
@@ -217,7 +235,15 @@ def global_avg_pool2d_backward(dout: np.ndarray, x_shape: tuple[int, int, int, i
         x_shape: the shape (N, C, H, W) of the forward input.
 
     Returns:
-        dx: (N, C, H, W), a new writable array.
+        dx, a new writable array.
+
+    Shape:
+        (N, C) -> (N, C, H, W)
+
+    Example:
+        >>> global_avg_pool2d_backward(np.array([[4.0]]), (1, 1, 2, 2))[0, 0]
+        array([[1., 1.],
+               [1., 1.]])
     """
     if (
         not isinstance(x_shape, (tuple, list))

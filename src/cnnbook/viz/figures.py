@@ -142,8 +142,9 @@ def image_grid(
         raise ValueError(f"titles: got {len(titles)}, expected one per image ({len(images)})")
     ncols = ncols or len(images)
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False
+    )
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= len(images):
@@ -162,8 +163,14 @@ def image_grid(
     return fig
 
 
-def _draw_matrix(ax: plt.Axes, a: np.ndarray, title: str, fmt: str, cmap: str,
-                 highlight: tuple[int, int, int, int] | None = None) -> None:
+def _draw_matrix(
+    ax: plt.Axes,
+    a: np.ndarray,
+    title: str,
+    fmt: str,
+    cmap: str,
+    highlight: tuple[int, int, int, int] | None = None,
+) -> None:
     ax.imshow(a, cmap=cmap, alpha=0.55)
     for (i, j), v in np.ndenumerate(a):
         if np.isfinite(v):
@@ -175,25 +182,34 @@ def _draw_matrix(ax: plt.Axes, a: np.ndarray, title: str, fmt: str, cmap: str,
     ax.set_title(title, fontsize=10)
     if highlight is not None:
         r, c, h, w = highlight
-        ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="red", linewidth=2.5))
+        ax.add_patch(
+            Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="red", linewidth=2.5)
+        )
 
 
-def matrix_figure(matrices: Sequence[np.ndarray], titles: Sequence[str], fmt: str = "{:g}",
-                  cmap: str = "Blues") -> Figure:
+def matrix_figure(
+    matrices: Sequence[np.ndarray], titles: Sequence[str], fmt: str = "{:g}", cmap: str = "Blues"
+) -> Figure:
     """Matrices drawn as grids of numbers, side by side (inputs, kernels, outputs by hand)."""
     if len(matrices) != len(titles):
         raise ValueError(f"titles: got {len(titles)}, expected one per matrix ({len(matrices)})")
     widths = [np.asarray(m).shape[1] for m in matrices]
-    fig, axes = plt.subplots(1, len(matrices), figsize=(0.55 * sum(widths) + 1.2 * len(widths), 3),
-                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(matrices),
+        figsize=(0.55 * sum(widths) + 1.2 * len(widths), 3),
+        gridspec_kw={"width_ratios": widths},
+        squeeze=False,
+    )
     for ax, m, t in zip(axes[0], matrices, titles, strict=True):
         _draw_matrix(ax, np.asarray(m, dtype=float), t, fmt, cmap)
     fig.tight_layout()
     return fig
 
 
-def sliding_window_figure(x: np.ndarray, w: np.ndarray, out: np.ndarray, step: int,
-                          stride: int = 1) -> Figure:
+def sliding_window_figure(
+    x: np.ndarray, w: np.ndarray, out: np.ndarray, step: int, stride: int = 1
+) -> Figure:
     """One step of a kernel sliding over ``x``: the window, the kernel, the outputs so far.
 
     Args:
@@ -211,21 +227,35 @@ def sliding_window_figure(x: np.ndarray, w: np.ndarray, out: np.ndarray, step: i
     window = x[r : r + w.shape[0], c : c + w.shape[1]]
     shown = np.full(out.shape, np.nan)
     shown.flat[: step + 1] = out.flat[: step + 1]
-    fig, axes = plt.subplots(1, 3, figsize=(8.5, 3),
-                             gridspec_kw={"width_ratios": [x.shape[1], w.shape[1], out.shape[1]]})
-    _draw_matrix(axes[0], x, "input (window in red)", "{:g}", "Blues",
-                 highlight=(r, c, w.shape[0], w.shape[1]))
+    fig, axes = plt.subplots(
+        1, 3, figsize=(8.5, 3), gridspec_kw={"width_ratios": [x.shape[1], w.shape[1], out.shape[1]]}
+    )
+    _draw_matrix(
+        axes[0],
+        x,
+        "input (window in red)",
+        "{:g}",
+        "Blues",
+        highlight=(r, c, w.shape[0], w.shape[1]),
+    )
     _draw_matrix(axes[1], w, "kernel", "{:g}", "Oranges")
-    _draw_matrix(axes[2], shown, f"output[{i}, {j}] = {out[i, j]:g}", "{:g}", "Greens",
-                 highlight=(i, j, 1, 1))
+    _draw_matrix(
+        axes[2],
+        shown,
+        f"output[{i}, {j}] = {out[i, j]:g}",
+        "{:g}",
+        "Greens",
+        highlight=(i, j, 1, 1),
+    )
     products = " + ".join(f"{a:g}·{b:g}" for a, b in zip(window.flat, w.flat, strict=True))
     fig.text(0.5, 0.01, f"{products} = {out[i, j]:g}", ha="center", fontsize=8, wrap=True)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
-def conv_geometry_panel(image: np.ndarray, kernel_size: int, stride: int, padding: int,
-                        dilation: int) -> np.ndarray:
+def conv_geometry_panel(
+    image: np.ndarray, kernel_size: int, stride: int, padding: int, dilation: int
+) -> np.ndarray:
     """The padded input as RGB with the taps of the first two kernel positions marked.
 
     Padding is tinted blue, the taps of the window at output (0, 0) red and those of the next
@@ -249,8 +279,10 @@ def conv_geometry_panel(image: np.ndarray, kernel_size: int, stride: int, paddin
 
 
 # -- activations ------------------------------------------------------------------------------
-def activation_figure(functions: Mapping[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]],
-                      x: np.ndarray | None = None) -> Figure:
+def activation_figure(
+    functions: Mapping[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]],
+    x: np.ndarray | None = None,
+) -> Figure:
     """Each activation and its derivative, one panel per function.
 
     Args:
@@ -261,8 +293,9 @@ def activation_figure(functions: Mapping[str, Callable[[np.ndarray], tuple[np.nd
     n = len(functions)
     ncols = min(n, 4)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.4 * nrows), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.0 * ncols, 2.4 * nrows), squeeze=False, sharex=True
+    )
     for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, (name, fn) in zip(axes.flat, functions.items(), strict=False):
@@ -278,8 +311,9 @@ def activation_figure(functions: Mapping[str, Callable[[np.ndarray], tuple[np.nd
     return fig
 
 
-def gradient_flow_figure(norms: Mapping[str, Sequence[float]], ylabel: str = "gradient norm",
-                         title: str = "") -> Figure:
+def gradient_flow_figure(
+    norms: Mapping[str, Sequence[float]], ylabel: str = "gradient norm", title: str = ""
+) -> Figure:
     """Size of the gradient reaching each layer (first layer at the left), log scale."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     for name, values in norms.items():
@@ -294,8 +328,13 @@ def gradient_flow_figure(norms: Mapping[str, Sequence[float]], ylabel: str = "gr
     return fig
 
 
-def overlay_figure(image: np.ndarray, maps: Sequence[np.ndarray], titles: Sequence[str],
-                   alpha: float = 0.55, cmap: str = "magma") -> Figure:
+def overlay_figure(
+    image: np.ndarray,
+    maps: Sequence[np.ndarray],
+    titles: Sequence[str],
+    alpha: float = 0.55,
+    cmap: str = "magma",
+) -> Figure:
     """Activation maps (resized to the image) drawn semi-transparently over the grey input."""
     if len(maps) != len(titles):
         raise ValueError(f"titles: got {len(titles)}, expected one per map ({len(maps)})")
@@ -314,8 +353,15 @@ def overlay_figure(image: np.ndarray, maps: Sequence[np.ndarray], titles: Sequen
 
 
 # -- numbers ----------------------------------------------------------------------------------
-def bar_figure(labels: Sequence[str], values: Sequence[float], *, ylabel: str = "",
-               title: str = "", log: bool = False, fmt: str = "{:,.0f}") -> Figure:
+def bar_figure(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    ylabel: str = "",
+    title: str = "",
+    log: bool = False,
+    fmt: str = "{:,.0f}",
+) -> Figure:
     """A bar chart with each value written on its bar."""
     if len(labels) != len(values):
         raise ValueError(f"values: got {len(values)}, expected one per label ({len(labels)})")
@@ -323,8 +369,13 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], *, ylabel: str = 
     bars = ax.bar(range(len(values)), values, color="tab:blue")
     ax.set_xticks(range(len(values)), labels, fontsize=8)
     for bar, v in zip(bars, values, strict=True):
-        ax.annotate(fmt.format(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            fmt.format(v),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     if log:
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
@@ -334,8 +385,13 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], *, ylabel: str = 
     return fig
 
 
-def curves_figure(curves: Mapping[str, Sequence[float]], *, xlabel: str = "epoch",
-                  ylabel: str = "accuracy", title: str = "") -> Figure:
+def curves_figure(
+    curves: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "epoch",
+    ylabel: str = "accuracy",
+    title: str = "",
+) -> Figure:
     """Several curves on one set of axes (e.g. validation accuracy of each run per epoch)."""
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for name, ys in curves.items():

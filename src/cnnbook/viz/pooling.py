@@ -20,8 +20,8 @@ from cnnbook.widgets import Explorer, Frame, png_bytes
 
 __all__ = [
     "POOL_MODES",
-    "sample_image",
     "edge_map",
+    "filter_bank_maps",
     "pool2d",
     "strided_conv2d",
     "repeated_pool",
@@ -34,7 +34,6 @@ __all__ = [
     "plot_pool_backward",
     "plot_shift_sensitivity",
     "plot_global_avg_pool",
-    "pooling_frames",
     "pooling_explorer",
 ]
 
@@ -61,34 +60,10 @@ def _check_positive_int(value: int, name: str) -> int:
     return int(value)
 
 
-def sample_image(size: int = 128) -> np.ndarray:
-    """Matplotlib's sample photograph (Grace Hopper), grey, square-cropped and resized.
-
-    Args:
-        size: side of the returned square image, in pixels (8 to 512).
-
-    Returns:
-        A float64 array with values in [0, 1].
-
-    Shape:
-        ``(size, size)``.
-    """
-    size = _check_positive_int(size, "size")
-    if not 8 <= size <= 512:
-        raise ValueError(f"size: expected an int between 8 and 512, got {size}")
-    from matplotlib import cbook
-
-    rgb = plt.imread(cbook.get_sample_data("grace_hopper.jpg")).astype(np.float64) / 255.0
-    grey = rgb @ np.array([0.299, 0.587, 0.114])  # ITU-R 601 luma
-    top = (grey.shape[0] - grey.shape[1]) // 2  # 600 x 512: crop the height to a square
-    square = torch.from_numpy(grey[top : top + grey.shape[1]].copy())[None, None]
-    # Area interpolation averages whole source blocks, so shrinking does not alias.
-    small = F.interpolate(square, size=(size, size), mode="area")
-    return small[0, 0].numpy()
-
-
 def edge_map(img: np.ndarray) -> np.ndarray:
     """A feature map as a first convolutional layer might compute it: ReLU(vertical-edge Sobel).
+
+    The photograph of the chapters is :func:`cnnbook.viz.figures.sample_photo`.
 
     Args:
         img: a grey image.
@@ -103,6 +78,35 @@ def edge_map(img: np.ndarray) -> np.ndarray:
     sobel_x = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     out = strided_conv2d(img, sobel_x, stride=1, padding=1)
     return np.maximum(out, 0.0)
+
+
+def filter_bank_maps(img: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Feature maps of a small fixed filter bank after ReLU, a stand-in for a first conv layer.
+
+    The bank: Sobel edges in four directions (left-to-right, right-to-left, top-to-bottom,
+    bottom-to-top), a centre-surround spot detector and a 3x3 blur.
+
+    Args:
+        img: a grey image.
+
+    Returns:
+        ``(maps, names)``: the ReLU'd responses ("same" size, zero padding) and one name per map.
+
+    Shape:
+        ``(H, W)`` in, ``(6, H, W)`` out.
+    """
+    img = _check_image(img)
+    sobel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    bank = {
+        "edge: dark to bright (x)": sobel,
+        "edge: bright to dark (x)": -sobel,
+        "edge: dark to bright (y)": sobel.T,
+        "edge: bright to dark (y)": -sobel.T,
+        "bright spot": np.array([[-1.0, -1.0, -1.0], [-1.0, 8.0, -1.0], [-1.0, -1.0, -1.0]]) / 8,
+        "blur": _BLUR3,
+    }
+    maps = np.stack([np.maximum(strided_conv2d(img, k, 1, 1), 0.0) for k in bank.values()])
+    return maps, list(bank)
 
 
 def pool2d(
@@ -246,22 +250,30 @@ def shift_sensitivity(
     shifts: Sequence[int],
     modes: Sequence[str] = ("none", "max", "avg", "maxblur"),
     levels: int = 2,
+    metric: str = "change",
 ) -> dict[str, np.ndarray]:
-    """How much a representation changes when the input moves sideways by a few pixels.
+    """How a representation reacts when the input moves sideways by a few pixels.
 
     For each shift ``s`` the image is rolled (circularly, so no content leaves the frame) by ``s``
-    pixels to the right and pooled ``levels`` times with 2x2 windows; the result is compared with
-    the pooled unshifted image: ``||pool(roll(x, s)) - pool(x)|| / ||pool(x)||``. Mode ``"none"``
-    compares the raw images (no pooling).
+    pixels to the right and pooled ``levels`` times with 2x2 windows (``r`` below). Mode
+    ``"none"`` uses the raw image (no pooling). Two metrics:
+
+    - ``"change"`` (invariance): ``||r(roll(x, s)) - r(x)|| / ||r(x)||``, how much the
+      representation changed;
+    - ``"equivariance"``: ``min_c ||r(roll(x, s)) - roll(r(x), c)|| / ||r(x)||``, how far the
+      representation of the shifted input is from the nearest *shifted copy* of the original
+      representation. It is 0 for raw pixels and for shifts that are multiples of ``2**levels``,
+      and measures aliasing otherwise.
 
     Args:
         img: a 2-D image, its sides divisible by ``2**levels``.
         shifts: horizontal shifts in pixels (non-negative).
         modes: ``"none"`` and/or entries of :data:`POOL_MODES`.
         levels: number of 2x2 poolings.
+        metric: ``"change"`` or ``"equivariance"``.
 
     Returns:
-        ``{mode: relative change per shift}``, each an array of ``len(shifts)`` floats.
+        ``{mode: relative value per shift}``, each an array of ``len(shifts)`` floats.
     """
     img = _check_image(img)
     levels = _check_positive_int(levels, "levels")
@@ -273,6 +285,8 @@ def shift_sensitivity(
     for mode in modes:
         if mode != "none" and mode not in POOL_MODES:
             raise ValueError(f"modes: {mode!r} is not 'none' or one of {POOL_MODES}")
+    if metric not in ("change", "equivariance"):
+        raise ValueError(f"metric: expected 'change' or 'equivariance', got {metric!r}")
 
     def represent(x: np.ndarray, mode: str) -> np.ndarray:
         if mode == "none":
@@ -287,8 +301,14 @@ def shift_sensitivity(
     for mode in modes:
         ref = represent(img, mode)
         norm = np.linalg.norm(ref)
-        changes = [np.linalg.norm(represent(np.roll(img, s, axis=1), mode) - ref) for s in shifts]
-        result[mode] = np.asarray(changes) / norm
+        candidates = (
+            [ref] if metric == "change" else [np.roll(ref, c, axis=1) for c in range(ref.shape[1])]
+        )
+        values = []
+        for s in shifts:
+            moved = represent(np.roll(img, s, axis=1), mode)
+            values.append(min(np.linalg.norm(moved - cand) for cand in candidates) / norm)
+        result[mode] = np.asarray(values)
     return result
 
 
@@ -385,10 +405,13 @@ def plot_downsampling(panels: dict[str, np.ndarray]) -> Figure:
 
 
 def plot_pool_windows(x: np.ndarray, kernel_size: int, stride: int, mode: str = "max") -> Figure:
-    """A small grid of numbers with every pooling window outlined, and the pooled output beside it.
+    """A small grid of numbers with its pooling windows outlined, and the pooled output beside it.
 
-    With overlapping windows (stride < kernel size) the outlines overlap, and the shading counts
-    how many windows see each cell.
+    The shading counts how many windows see each cell (darker: more than one, when windows
+    overlap; white: none, when the stride is larger than the window). Without overlap every window
+    is outlined; with overlap only the windows of the first output row are, to stay legible. Each
+    outline and the output cell it produces share a colour; for max pooling the winning input of
+    each window is printed in bold.
 
     Args:
         x: a small 2-D array (at most 12x12 to stay legible).
@@ -404,36 +427,56 @@ def plot_pool_windows(x: np.ndarray, kernel_size: int, stride: int, mode: str = 
         raise ValueError(f"x: expected at most 12x12 to stay legible, got {x.shape}")
     if mode == "maxblur":
         raise ValueError("mode: 'maxblur' has no simple window picture; use max, avg, sum or min")
-    out = pool2d(x, kernel_size, stride, mode)
-    cover = np.outer(
-        window_coverage(x.shape[0], kernel_size, stride),
-        window_coverage(x.shape[1], kernel_size, stride),
-    )
+    k = _check_positive_int(kernel_size, "kernel_size")
+    s = _check_positive_int(stride, "stride")
+    out = pool2d(x, k, s, mode)
+    cover = np.outer(window_coverage(x.shape[0], k, s), window_coverage(x.shape[1], k, s))
+    rows_drawn = out.shape[0] if s >= k else 1
     fig, (ax_in, ax_out) = plt.subplots(
         1, 2, figsize=(7.5, 3.6), gridspec_kw={"width_ratios": [x.shape[1], max(out.shape[1], 2)]}
     )
-    ax_in.imshow(cover, cmap="Blues", vmin=0, vmax=max(cover.max(), 1) + 1)
+    ax_in.imshow(cover, cmap="Blues", vmin=0, vmax=max(cover.max(), 1) + 2.5)
     colours = plt.get_cmap("tab10")
+    winners = set()
     for oi in range(out.shape[0]):
         for oj in range(out.shape[1]):
-            ax_in.add_patch(
-                Rectangle(
-                    (oj * stride - 0.5 + 0.06 * (oi % 2), oi * stride - 0.5 + 0.06 * (oj % 2)),
-                    kernel_size - 0.12,
-                    kernel_size - 0.12,
-                    fill=False,
-                    lw=1.6,
-                    ec=colours((oi * out.shape[1] + oj) % 10),
+            window = x[oi * s : oi * s + k, oj * s : oj * s + k]
+            a, b = np.unravel_index(int(np.argmax(window)), window.shape)
+            winners.add((oi * s + a, oj * s + b))
+            colour = colours((oi * out.shape[1] + oj) % 10)
+            if oi < rows_drawn:
+                inset = 0.08 * (oj % 2)  # neighbouring outlines side by side, not on top
+                ax_in.add_patch(
+                    Rectangle(
+                        (oj * s - 0.5 + inset, oi * s - 0.5 + inset),
+                        k - 2 * inset,
+                        k - 2 * inset,
+                        fill=False,
+                        lw=2.0,
+                        ec=colour,
+                    )
                 )
-            )
+                ax_out.add_patch(
+                    Rectangle((oj - 0.45, oi - 0.45), 0.9, 0.9, fill=False, lw=2.0, ec=colour)
+                )
     for (i, j), v in np.ndenumerate(x):
-        ax_in.text(j, i, f"{v:g}", ha="center", va="center", fontsize=8)
+        bold = mode == "max" and (i, j) in winners
+        ax_in.text(
+            j,
+            i,
+            f"{v:g}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            fontweight="bold" if bold else "normal",
+        )
+    outlined = "all windows" if rows_drawn == out.shape[0] else "windows of the first output row"
     ax_in.set_title(
-        f"input {x.shape[0]}x{x.shape[1]}, {kernel_size}x{kernel_size} windows, "
-        f"stride {stride}\n(shade: windows that see a cell)",
+        f"input {x.shape[0]}x{x.shape[1]}, {k}x{k} windows, stride {s}\n"
+        f"(outlined: {outlined}; shade: windows per cell)",
         fontsize=9,
     )
-    ax_out.imshow(out, cmap="Oranges")
+    ax_out.imshow(out, cmap="Oranges", vmin=out.min() - 0.5 * (np.ptp(out) + 1), vmax=out.max())
     for (i, j), v in np.ndenumerate(out):
         ax_out.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8)
     ax_out.set_title(f"{mode} pool output {out.shape[0]}x{out.shape[1]}", fontsize=9)
@@ -466,14 +509,18 @@ def plot_pool_backward(
     panels = {"input x": x, "upstream dout": dout, **{k: _check_image(v) for k, v in grads.items()}}
     fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.0))
     for ax, (title, arr) in zip(axes, panels.items(), strict=True):
-        ax.imshow(
-            arr,
-            cmap="RdBu_r" if arr is not x else "Greys",
-            vmin=-np.abs(arr).max() - 1e-12,
-            vmax=np.abs(arr).max() + 1e-12,
-        )
+        if title == "input x":  # values: light greys, so that the numbers stay readable
+            span = float(np.ptp(arr)) or 1.0
+            limits = (arr.min() - 0.2 * span, arr.max() + 1.5 * span)
+            cmap = "Greys_r"
+        else:  # gradients: signed, white at zero
+            limits = (-np.abs(arr).max() - 1e-12, np.abs(arr).max() + 1e-12)
+            cmap = "RdBu_r"
+        ax.imshow(arr, cmap=cmap, vmin=limits[0], vmax=limits[1])
         for (i, j), v in np.ndenumerate(arr):
-            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8)
+            strong = cmap == "RdBu_r" and abs(v) > 0.6 * limits[1]
+            colour = "white" if strong else "black"
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8, color=colour)
         if arr.shape == x.shape:
             for i in range(0, x.shape[0] - kernel_size + 1, kernel_size):
                 for j in range(0, x.shape[1] - kernel_size + 1, kernel_size):
@@ -494,16 +541,21 @@ def plot_pool_backward(
     return fig
 
 
-def plot_shift_sensitivity(shifts: Sequence[int], changes: dict[str, np.ndarray]) -> Figure:
-    """Relative change of each representation against the input shift (see
-    :func:`shift_sensitivity`).
+def plot_shift_sensitivity(
+    shifts: Sequence[int],
+    changes: dict[str, np.ndarray],
+    equivariance: dict[str, np.ndarray] | None = None,
+) -> Figure:
+    """Relative change of each representation against the input shift, and optionally the
+    distance to the nearest shifted copy (see :func:`shift_sensitivity`).
 
     Args:
         shifts: the shifts in pixels.
-        changes: ``{mode: relative change per shift}``.
+        changes: ``{mode: values per shift}`` for the ``"change"`` metric.
+        equivariance: the same for the ``"equivariance"`` metric, drawn in a second panel.
 
     Returns:
-        The figure.
+        The figure (one or two panels).
     """
     labels = {
         "none": "no pooling (pixels)",
@@ -513,25 +565,35 @@ def plot_shift_sensitivity(shifts: Sequence[int], changes: dict[str, np.ndarray]
         "sum": "sum pool",
         "min": "min pool",
     }
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for mode, values in changes.items():
-        if len(values) != len(shifts):
-            raise ValueError(f"changes[{mode!r}]: expected {len(shifts)} values, got {len(values)}")
-        ax.plot(list(shifts), values, marker="o", label=labels.get(mode, mode))
-    ax.set_xlabel("horizontal shift of the input (pixels)")
-    ax.set_ylabel("relative change of the representation")
-    ax.set_xticks(list(shifts))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    panels = {"change of the representation": changes}
+    if equivariance is not None:
+        panels["distance to the nearest shifted copy"] = equivariance
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.4), squeeze=False)
+    for ax, (title, values_by_mode) in zip(axes[0], panels.items(), strict=True):
+        for mode, values in values_by_mode.items():
+            if len(values) != len(shifts):
+                raise ValueError(
+                    f"{mode!r}: expected {len(shifts)} values (one per shift), got {len(values)}"
+                )
+            ax.plot(list(shifts), values, marker="o", label=labels.get(mode, mode))
+        ax.set_xlabel("horizontal shift of the input (pixels)")
+        ax.set_ylabel("relative to the norm")
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(list(shifts))
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_global_avg_pool(fmaps: np.ndarray, max_channels: int = 6) -> Figure:
+def plot_global_avg_pool(
+    fmaps: np.ndarray, names: Sequence[str] | None = None, max_channels: int = 6
+) -> Figure:
     """A few feature maps of one image and the single number global average pooling keeps of each.
 
     Args:
         fmaps: feature maps of one image.
+        names: optional title per channel (default "channel i").
         max_channels: how many channels to draw.
 
     Returns:
@@ -544,39 +606,20 @@ def plot_global_avg_pool(fmaps: np.ndarray, max_channels: int = 6) -> Figure:
     if fmaps.ndim != 3:
         raise ValueError(f"fmaps: expected a 3-D array (C, H, W), got shape {fmaps.shape}")
     c = min(fmaps.shape[0], _check_positive_int(max_channels, "max_channels"))
+    if names is not None and len(names) < c:
+        raise ValueError(f"names: expected at least {c} names, got {len(names)}")
+    titles = [f"channel {i}" for i in range(c)] if names is None else list(names[:c])
     means = fmaps[:c].mean(axis=(1, 2))
     fig = plt.figure(figsize=(1.8 * c, 3.8))
     grid = fig.add_gridspec(2, c, height_ratios=[1.0, 0.8])
     for i in range(c):
-        _imshow(fig.add_subplot(grid[0, i]), fmaps[i], f"channel {i}", cmap="viridis")
+        _imshow(fig.add_subplot(grid[0, i]), fmaps[i], titles[i].replace(": ", ":\n"), "viridis")
     ax = fig.add_subplot(grid[1, :])
     ax.bar(range(c), means, color="tab:orange")
-    ax.set_xticks(range(c))
-    ax.set_xlabel("channel")
+    ax.set_xticks(range(c), titles, fontsize=7)
     ax.set_ylabel("global average")
     fig.tight_layout()
     return fig
-
-
-def pooling_frames(
-    img: np.ndarray,
-    kernel_sizes: Sequence[int] = (2, 3, 4),
-    strides: Sequence[int] = (1, 2, 3, 4),
-    modes: Sequence[str] = ("max", "avg", "min"),
-) -> dict[tuple[int, int, str], np.ndarray]:
-    """Every pooled version of ``img`` an explorer can show, keyed by (kernel, stride, mode).
-
-    Args:
-        img: a 2-D image.
-        kernel_sizes: window sides.
-        strides: steps.
-        modes: entries of :data:`POOL_MODES`.
-
-    Returns:
-        ``{(kernel_size, stride, mode): pooled image}`` for every combination.
-    """
-    img = _check_image(img)
-    return {(k, s, m): pool2d(img, k, s, m) for k in kernel_sizes for s in strides for m in modes}
 
 
 def pooling_explorer(

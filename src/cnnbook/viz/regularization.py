@@ -48,7 +48,7 @@ __all__ = [
 ModelFn = Callable[[], nn.Module]
 
 
-# -- checks ----------------------------------------------------------------------------------------
+# -- checks --
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: got {value!r}, expected a positive int")
@@ -98,8 +98,10 @@ class _TensorLoader:
         return iter(_batches(self.X, self.y, self.batch_size, self.shuffle, self.generator))
 
 
-# -- the gradient of a kernel ----------------------------------------------------------------------
-def kernel_gradient_by_positions(x: torch.Tensor, dout: torch.Tensor, kernel_size: int) -> torch.Tensor:
+# -- the gradient of a kernel --
+def kernel_gradient_by_positions(
+    x: torch.Tensor, dout: torch.Tensor, kernel_size: int
+) -> torch.Tensor:
     """The gradient of a stride-1, unpadded convolution's weights, summed position by position.
 
     A kernel is applied at every output position ``(i, j)``, so its gradient is the sum over those
@@ -139,7 +141,7 @@ def kernel_gradient_by_positions(x: torch.Tensor, dout: torch.Tensor, kernel_siz
     return dw
 
 
-# -- optimisers on a valley ------------------------------------------------------------------------
+# -- optimisers on a valley --
 #: The optimisers compared by :func:`optimizer_paths`: name -> (torch class, keyword arguments).
 OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, float]]] = {
     "SGD": (torch.optim.SGD, {}),
@@ -174,7 +176,9 @@ def optimizer_paths(
     curvature = _positive_float("curvature", curvature)
     unknown = set(lrs) - set(OPTIMIZERS)
     if unknown:
-        raise ValueError(f"lrs: got unknown optimiser {sorted(unknown)}, expected {list(OPTIMIZERS)}")
+        raise ValueError(
+            f"lrs: got unknown optimiser {sorted(unknown)}, expected {list(OPTIMIZERS)}"
+        )
     paths = {}
     for name, lr in lrs.items():
         cls, kwargs = OPTIMIZERS[name]
@@ -215,7 +219,7 @@ def plot_optimizer_paths(paths: Mapping[str, np.ndarray], curvature: float = 20.
     return fig
 
 
-# -- learning rates --------------------------------------------------------------------------------
+# -- learning rates --
 def step_losses(
     build_model: ModelFn,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -299,7 +303,10 @@ def plot_step_losses(curves: Mapping[str, np.ndarray], title: str | None = None)
         last = int(np.flatnonzero(finite)[-1]) if finite.any() else -1
         diverged = last < len(loss) - 1 or (finite.any() and loss[last] > 10 * loss[0])
         (line,) = ax.plot(
-            np.arange(1, len(loss) + 1), loss, lw=1.2, label=label + (" (diverged)" if diverged else "")
+            np.arange(1, len(loss) + 1),
+            loss,
+            lw=1.2,
+            label=label + (" (diverged)" if diverged else ""),
         )
         if diverged and last >= 0:
             ax.plot(last + 1, loss[last], "x", color=line.get_color(), ms=9, mew=2)
@@ -335,7 +342,7 @@ def lr_schedules(
     lr = _positive_float("lr", lr)
     if monitored_losses is not None and len(monitored_losses) != epochs:
         raise ValueError(
-            f"monitored_losses: got {len(monitored_losses)} values, expected one per epoch ({epochs})"
+            f"monitored_losses: got {len(monitored_losses)}, expected {epochs} (one per epoch)"
         )
     sched = torch.optim.lr_scheduler
 
@@ -372,7 +379,9 @@ def plot_lr_schedules(
     if not schedules:
         raise ValueError("schedules: got an empty mapping, expected at least one schedule")
     ncols = 1 if monitored_losses is None else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols, 3.2), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        1, ncols, figsize=(4.6 * ncols, 3.2), layout="constrained", squeeze=False
+    )
     ax = axes[0, 0]
     for (name, rates), style in zip(schedules.items(), ["-", "--", "-.", ":"] * 3, strict=False):
         ax.step(np.arange(1, len(rates) + 1), rates, where="post", ls=style, lw=1.6, label=name)
@@ -390,8 +399,10 @@ def plot_lr_schedules(
     return fig
 
 
-# -- augmentation ----------------------------------------------------------------------------------
-def random_shift(X: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+# -- augmentation --
+def random_shift(
+    X: torch.Tensor, max_shift: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Move every image by its own random whole-pixel offset, filling the border with zeros.
 
     Args:
@@ -444,7 +455,7 @@ class ShiftedLoader:
             yield random_shift(X, self.max_shift, self.generator), y
 
 
-# -- over- and under-fitting -----------------------------------------------------------------------
+# -- over- and under-fitting --
 def regularization_sweep(
     build_model: ModelFn,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -506,8 +517,14 @@ def regularization_sweep(
                 loader = ShiftedLoader(loader, shift, seed=seed)
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=wd)
             runs[(float(wd), int(shift))] = fit(
-                model, loader, val_loader, epochs=epochs, optimizer=opt, device=device,
-                seed=seed, progress=False,
+                model,
+                loader,
+                val_loader,
+                epochs=epochs,
+                optimizer=opt,
+                device=device,
+                seed=seed,
+                progress=False,
             )
     return runs
 
@@ -540,21 +557,18 @@ def plot_fit_gap(histories: Mapping[str, History]) -> Figure:
         if not isinstance(h, History) or h.epochs == 0:
             raise ValueError(f"histories[{name!r}]: expected a training.History with epochs")
     n = len(histories)
-    fig, axes = plt.subplots(1, n, figsize=(3.3 * n, 3.2), sharey=True, layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, n, figsize=(3.3 * n, 3.2), sharey=True, layout="constrained", squeeze=False
+    )
     for ax, (name, h) in zip(axes[0], histories.items(), strict=True):
         _plot_gap(ax, h)
-        ax.set_title(
-            f"{name}\ntrain {h.train_acc[-1]:.0%}, val {h.val_acc[-1]:.0%}", fontsize=9
-        )
+        ax.set_title(f"{name}\ntrain {h.train_acc[-1]:.0%}, val {h.val_acc[-1]:.0%}", fontsize=9)
     axes[0, 0].set_ylabel("accuracy")
     axes[0, 0].legend(fontsize=8, loc="lower right")
     return fig
 
 
-def regularization_explorer(
-    runs: Mapping[tuple[float, int], History], dpi: int = 70
-) -> Explorer:
+def regularization_explorer(runs: Mapping[tuple[float, int], History], dpi: int = 70) -> Explorer:
     """An explorer over a :func:`regularization_sweep`: pick the weight decay and the shift.
 
     Each frame shows that run's training and validation accuracy per epoch (gap shaded) and its

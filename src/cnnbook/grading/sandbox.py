@@ -1,0 +1,959 @@
+"""Grade one submission so that the score depends only on what the student's functions compute.
+
+The student's code cells run in a sandboxed child process (:mod:`cnnbook.grading._child`); every
+autograded test cell, always the trusted copy from the SOURCE notebook, runs here in the grader,
+with each student function it names bound to a proxy (:mod:`cnnbook.grading.proxy`). A test cell
+passes when it runs to the end without an exception; the student's process can neither see nor
+change the comparison. What else is checked:
+
+- the submission is rejected quickly (with a message) if it is not a valid nbformat-4 notebook;
+- tampering with instructor cells (deleted, edited, duplicated, turned into markdown, metadata or
+  points changed) is reported; points and tests always come from the source;
+- NumPy tasks that use torch, scipy or ``cnnbook`` score 0 with a message (static check, and the
+  libraries are not importable in a NumPy assignment's child);
+- time limits per call and per cell (the child is killed and restarted, the other tasks graded), a
+  time limit per submission, memory and file-size limits, bounded output;
+- if the student's process ends by itself (``sys.exit``, ``os._exit``, a signal) every test not yet
+  graded scores 0.
+
+Entry point: :func:`grade_notebook`. ``grading-protections.md`` documents all this for instructors.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _child
+from .proxy import ChildDied, ChildSession, ChildTimeout, SandboxAbort, route_probes
+
+__all__ = [
+    "CellResult",
+    "InvalidNotebook",
+    "Limits",
+    "NotebookGrade",
+    "check_tampering",
+    "forbidden_uses",
+    "grade_notebook",
+    "load_notebook",
+]
+
+# Libraries a NumPy task must not use (the reference implementations, and ready-made convolutions).
+NUMPY_TASK_FORBIDDEN = ("torch", "scipy", "cnnbook", "jax", "tensorflow", "keras", "cv2", "skimage")
+PROBES_MODULE = "cnnbook.grading.probes"
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?",
+                     re.S | re.M)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a submission may use.
+
+    Args:
+        call_timeout: seconds one call of a student function (from a test) may run.
+        cell_timeout: seconds one cell may run: a student cell in the child, or a test cell's calls
+            into the child all together.
+        submission_timeout: seconds for the whole submission; tests not reached score 0.
+        startup_timeout: seconds the child may take to start (imports included).
+        memory_bytes: address space the student's code may add to the child's start-up size.
+        file_bytes: largest file the student's code may write.
+        output_chars: printed output kept per reply (the rest is counted and dropped).
+        message_bytes: largest result the child may send back.
+        max_restarts: how many times a child killed for a time limit is replaced.
+        notebook_bytes: largest notebook file accepted.
+        namespaces: as root on Linux, hide the instructor's folders and the network from the
+            child with mount and network namespaces (the audit hook applies either way).
+    """
+
+    call_timeout: float = 20.0
+    cell_timeout: float = 60.0
+    submission_timeout: float = 600.0
+    startup_timeout: float = 60.0
+    memory_bytes: int = 2 << 30
+    file_bytes: int = 64 << 20
+    output_chars: int = 20_000
+    message_bytes: int = 64 << 20
+    max_restarts: int = 3
+    notebook_bytes: int = 20 << 20
+    namespaces: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("call_timeout", "cell_timeout", "submission_timeout", "startup_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name}: got {value!r}, expected a positive number of seconds")
+        for name in ("memory_bytes", "file_bytes", "output_chars", "message_bytes",
+                     "notebook_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+        if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
+            raise ValueError(f"max_restarts: got {self.max_restarts!r}, expected an integer >= 0")
+
+
+@dataclass
+class CellResult:
+    """The outcome of one autograded test cell of the source notebook.
+
+    ``status`` is ``"passed"``, ``"failed"`` (the test raised), ``"timeout"``, ``"crashed"`` (the
+    student's process died during it), ``"not-run"`` (after a crash or past the submission's time
+    limit), ``"forbidden"`` (a NumPy task used a forbidden library) or ``"rejected"`` (invalid
+    notebook).
+    """
+
+    grade_id: str
+    points: float
+    max_points: float
+    status: str
+    message: str = ""
+
+
+@dataclass
+class NotebookGrade:
+    """The grade of one submission: one :class:`CellResult` per autograded test cell, in source
+    order, plus what was noticed on the way (tampering, forbidden libraries, sandbox notes)."""
+
+    cells: list[CellResult]
+    issues: list[str] = field(default_factory=list)
+    rejected: str | None = None
+    seconds: float = 0.0
+    output: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return float(sum(c.points for c in self.cells))
+
+    @property
+    def max_total(self) -> float:
+        return float(sum(c.max_points for c in self.cells))
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {c.grade_id: c.points for c in self.cells}
+
+
+class InvalidNotebook(ValueError):
+    """A submission that is not a readable nbformat-4 notebook."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading notebooks
+
+
+def load_notebook(path: str | os.PathLike, max_bytes: int = 20 << 20) -> dict:
+    """Read and check a notebook without trusting it.
+
+    Raises:
+        InvalidNotebook: too large, NUL bytes, not UTF-8, invalid JSON, nbformat < 4, or cells that
+            are not a list of cells with a type and a source.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise InvalidNotebook(f"cannot read {path.name}: {error.strerror}") from None
+    if size > max_bytes:
+        raise InvalidNotebook(f"{path.name} is {size} bytes, more than the limit of {max_bytes}")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise InvalidNotebook(f"{path.name} contains NUL bytes: not a text notebook")
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InvalidNotebook(f"{path.name} is not UTF-8 text ({error.reason})") from None
+    except json.JSONDecodeError as error:
+        raise InvalidNotebook(
+            f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+    check_notebook(nb, path.name)
+    return nb
+
+
+def check_notebook(nb: Any, name: str = "notebook") -> None:
+    """Raise :class:`InvalidNotebook` unless ``nb`` has the shape of an nbformat-4 notebook."""
+    if not isinstance(nb, dict):
+        raise InvalidNotebook(f"{name}: expected a JSON object, got {type(nb).__name__}")
+    major = nb.get("nbformat")
+    if not isinstance(major, int) or major < 4:
+        raise InvalidNotebook(f"{name}: nbformat {major!r} is not supported, expected 4 or later")
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        raise InvalidNotebook(f"{name}: has no list of cells")
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise InvalidNotebook(f"{name}: cell {i} is not a code, markdown or raw cell")
+        source = cell.get("source", "")
+        if not (isinstance(source, str)
+                or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+            raise InvalidNotebook(f"{name}: cell {i} has a source that is not text")
+        if not isinstance(cell.get("metadata", {}), dict):
+            raise InvalidNotebook(f"{name}: cell {i} has metadata that is not an object")
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not isinstance(meta, dict):
+            raise InvalidNotebook(f"{name}: cell {i} has nbgrader metadata that is not an object")
+
+
+def _text(cell: dict) -> str:
+    source = cell.get("source", "")
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _meta(cell: dict) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _grade_id(cell: dict) -> str | None:
+    grade_id = _meta(cell).get("grade_id")
+    return grade_id if isinstance(grade_id, str) and grade_id else None
+
+
+@dataclass
+class _SourceCell:
+    index: int
+    cell_type: str
+    role: str  # "test", "solution", "manual", "setup" (a code cell the instructor owns), "text"
+    grade_id: str | None
+    text: str
+    points: float
+
+
+def _source_cells(source: dict) -> list[_SourceCell]:
+    cells = []
+    for i, cell in enumerate(source["cells"]):
+        meta = _meta(cell)
+        kind = cell["cell_type"]
+        if kind != "code":
+            role = "text"
+        elif meta.get("grade") and not meta.get("solution"):
+            role = "test"
+        elif meta.get("solution"):
+            role = "manual" if meta.get("grade") else "solution"
+        else:
+            role = "setup"
+        points = float(meta.get("points", 0) or 0) if meta.get("grade") else 0.0
+        cells.append(_SourceCell(i, kind, role, _grade_id(cell), _text(cell), points))
+    return cells
+
+
+# ----------------------------------------------------------------------------------------------
+# Tampering
+
+
+def check_tampering(source: dict, submitted: dict) -> list[str]:
+    """What the student changed in the cells the instructor owns (one sentence per finding).
+
+    Compares by ``grade_id``: instructor cells deleted (or their metadata stripped), duplicated,
+    changed into markdown, edited (tests are compared without their hidden part), points changed,
+    and graded cells the source does not have. Grading always uses the source's cells and points
+    whatever this reports.
+    """
+    issues = []
+    by_id: dict[str, list[dict]] = {}
+    for cell in submitted["cells"]:
+        grade_id = _grade_id(cell)
+        if grade_id:
+            by_id.setdefault(grade_id, []).append(cell)
+    known = set()
+    submitted_texts = {_normalise(_text(c)) for c in submitted["cells"] if not _grade_id(c)}
+    for cell in _source_cells(source):
+        if not cell.grade_id or cell.role == "text" and not _meta(source["cells"][cell.index]):
+            continue
+        known.add(cell.grade_id)
+        copies = by_id.get(cell.grade_id, [])
+        what = {"test": "test cell", "solution": "solution cell", "manual": "answer cell"}.get(
+            cell.role, "read-only cell")
+        if not copies:
+            visible = _normalise(_HIDDEN.sub("", cell.text))
+            if cell.role in ("test", "setup") and visible and visible in submitted_texts:
+                issues.append(f"{what} {cell.grade_id}: its nbgrader metadata was stripped")
+            else:
+                issues.append(f"{what} {cell.grade_id}: deleted")
+            continue
+        if len(copies) > 1:
+            issues.append(f"{what} {cell.grade_id}: duplicated ({len(copies)} copies)")
+        got = copies[0]
+        if got["cell_type"] != cell.cell_type:
+            issues.append(f"{what} {cell.grade_id}: turned from {cell.cell_type} into "
+                          f"{got['cell_type']}")
+        if cell.role in ("test", "setup") and _edited(got, cell):
+            issues.append(f"{what} {cell.grade_id}: edited")
+        meta = _meta(got)
+        if cell.role in ("test", "manual"):
+            try:
+                claimed = float(meta.get("points", 0) or 0)
+            except (TypeError, ValueError):
+                claimed = float("nan")
+            if claimed != cell.points:
+                issues.append(f"{what} {cell.grade_id}: points changed from {cell.points:g} to "
+                              f"{meta.get('points')!r}")
+        src_meta = _meta(source["cells"][cell.index])
+        for key in ("grade", "solution", "locked"):
+            if bool(meta.get(key)) != bool(src_meta.get(key)):
+                issues.append(f"{what} {cell.grade_id}: metadata {key!r} changed")
+    for grade_id, copies in by_id.items():
+        if grade_id not in known and any(_meta(c).get("grade") for c in copies):
+            issues.append(f"graded cell {grade_id}: not in the source (ignored)")
+    return issues
+
+
+def _edited(got: dict, cell: _SourceCell) -> bool:
+    """Whether a submitted instructor cell differs from what the student was given: by
+    nbgrader's checksum when the release stored one, else by text (hidden tests stripped)."""
+    checksum = _meta(got).get("checksum")
+    if isinstance(checksum, str) and _meta(got).get("grade_id"):
+        try:
+            return _nbgrader_checksum(got) != checksum
+        except (TypeError, ValueError):  # odd metadata: compare the text instead
+            pass
+    text = _normalise(_text(got))
+    return text not in (_normalise(cell.text), _normalise(_HIDDEN.sub("", cell.text)))
+
+
+def _nbgrader_checksum(cell: dict) -> str:
+    """nbgrader's cell checksum (``nbgrader.utils.compute_checksum``), without importing
+    nbgrader (seconds of start-up): MD5 over source, type, grade/solution/locked flags, grade_id
+    and points."""
+    meta = _meta(cell)
+    grade, solution = meta.get("grade", False), meta.get("solution", False)
+    locked = False if solution else (True if grade else meta.get("locked", False))
+    digest = hashlib.md5()
+    for part in (_text(cell), cell["cell_type"], grade, solution, locked, meta["grade_id"]):
+        digest.update(str(part).encode("utf-8"))
+    if grade:
+        digest.update(str(float(meta["points"])).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+# ----------------------------------------------------------------------------------------------
+# Static check of NumPy tasks
+
+
+def _module_aliases(code: str, forbidden: tuple[str, ...]) -> set[str]:
+    """Names that ``code`` binds to a forbidden module (``import torch.nn.functional as F``)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.partition(".")[0] in forbidden:
+                    names.add(alias.asname or alias.name.partition(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.partition(".")[0] in forbidden:
+                names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def forbidden_uses(code: str, forbidden: tuple[str, ...] = NUMPY_TASK_FORBIDDEN,
+                   aliases: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Where ``code`` imports or names a forbidden library (``line N: ...``), for NumPy tasks.
+
+    Catches imports, names bound to those libraries elsewhere (``aliases``, e.g. ``F``), and
+    strings that spell a module path (``importlib.import_module("scipy.signal")``).
+    """
+    try:
+        tree = ast.parse(_ipython_to_python(code))
+    except SyntaxError:
+        return []
+    spelled = re.compile(r"^(%s)(\.\w+)*$" % "|".join(map(re.escape, forbidden)))
+    found = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.partition(".")[0] in forbidden:
+                    found.append(f"line {line}: import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.partition(".")[0] in forbidden:
+                found.append(f"line {line}: from {node.module} import ...")
+        elif (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+              and (node.id in forbidden or node.id in aliases)):
+            found.append(f"line {line}: uses {node.id}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if spelled.match(node.value):
+                found.append(f"line {line}: names the module {node.value!r}")
+    return sorted(set(found), key=lambda s: int(s.split()[1].rstrip(":")))
+
+
+def _defined_names(code: str, functions_only: bool = False) -> set[str]:
+    try:
+        tree = ast.parse(_ipython_to_python(code))
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif functions_only:
+            continue
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name):
+                        names.add(sub.id)
+    return names
+
+
+def _used_names(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _uses_torch(code: str, aliases: set[str]) -> bool:
+    return bool(forbidden_uses(code, ("torch",), aliases))
+
+
+# ----------------------------------------------------------------------------------------------
+# IPython syntax (magics) in cells
+
+
+def _ipython_to_python(code: str) -> str:
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # plain Python cells only
+        return code
+    try:
+        return TransformerManager().transform_cell(code)
+    except Exception:  # noqa: BLE001 - leave it to the compiler to report
+        return code
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan: which cells run where, in which order
+
+
+@dataclass
+class _ChildCell:
+    position: int  # index in the submitted notebook
+    code: str
+    name: str
+    lenient: bool  # an instructor cell: statements using a forbidden library are skipped
+
+
+@dataclass
+class _ParentCell:
+    position: int  # the child runs every child cell at or before this position first
+    cell: _SourceCell
+
+
+def _plan(source_cells: list[_SourceCell], submitted: dict) -> tuple[list[_ChildCell],
+                                                                      list[_ParentCell]]:
+    by_id = {c.grade_id: c for c in source_cells if c.grade_id}
+    setup_texts = {_normalise(c.text) for c in source_cells if c.role == "setup"}
+    first_position: dict[str, int] = {}
+    child_cells = []
+    for i, cell in enumerate(submitted["cells"]):
+        grade_id = _grade_id(cell)
+        if grade_id and grade_id not in first_position:
+            first_position[grade_id] = i
+        src = by_id.get(grade_id) if grade_id else None
+        if cell["cell_type"] != "code":
+            continue
+        if src is not None and src.role == "test":
+            continue  # tests run in the grader, from the source
+        if src is not None and src.role == "setup":
+            if first_position[grade_id] != i:
+                continue  # a duplicated read-only cell
+            child_cells.append(_ChildCell(i, src.text, f"<cell {i}: {grade_id}>", True))
+            continue
+        text = _text(cell)
+        lenient = src is None and _normalise(text) in setup_texts
+        child_cells.append(_ChildCell(i, text, f"<cell {i}>", lenient))
+
+    parent_cells = []
+    end = len(submitted["cells"])
+    previous = -1
+    for k, cell in enumerate(source_cells):
+        if cell.role not in ("test", "setup"):
+            continue
+        if cell.grade_id in first_position:
+            position = first_position[cell.grade_id]
+        else:
+            # deleted or metadata stripped: just before the next instructor cell still there
+            position = next((first_position[c.grade_id] - 1 for c in source_cells[k + 1:]
+                             if c.grade_id in first_position), end)
+        position = max(position, previous)
+        previous = position
+        parent_cells.append(_ParentCell(position, cell))
+    return child_cells, parent_cells
+
+
+# ----------------------------------------------------------------------------------------------
+# Running
+
+
+class _BoundedText(io.StringIO):
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def write(self, text: str) -> int:
+        room = self.limit - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        return len(text)
+
+
+def _child_env(workdir: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",  # grading runs on the CPU, GPU or not
+        "CNNBOOK_OFFLINE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    mpl = _matplotlib_dirs()
+    if mpl:
+        env["MPLCONFIGDIR"] = mpl[0]
+    return env
+
+
+def _matplotlib_dirs() -> list[str]:
+    try:
+        import matplotlib
+    except ImportError:
+        return []
+    return [matplotlib.get_configdir(), matplotlib.get_cachedir()]
+
+
+def _read_roots(kind: str) -> list[str]:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/usr", "/proc/cpuinfo",
+             "/proc/meminfo", "/proc/stat", "/sys/devices/system/cpu", "/sys/fs/cgroup",
+             "/etc/localtime", "/dev/null", "/dev/urandom", "/dev/zero"}
+    roots.update(p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
+    roots.update(_matplotlib_dirs())
+    if kind == "torch":
+        import cnnbook
+
+        roots.add(str(Path(cnnbook.__file__).resolve().parent))
+    return sorted(roots)
+
+
+def _deny_roots(source_path: Path | None, submitted_path: Path, kind: str,
+                extra: list[str]) -> list[str]:
+    """The instructor's files: source folder, the course folder, other submissions, gradebook."""
+    deny = set(extra)
+    submitted_path = submitted_path.resolve()
+    # <course>/submitted/<student>/<assignment>/<assignment>.ipynb
+    if len(submitted_path.parents) >= 4 and submitted_path.parents[2].name == "submitted":
+        course = submitted_path.parents[3]
+        deny.add(str(submitted_path.parents[2]))
+        for name in ("source", "solutions", "autograded", "feedback", "release", "gradebook.db",
+                     "tests"):
+            if (course / name).exists():
+                deny.add(str(course / name))
+    else:
+        deny.add(str(submitted_path.parent))
+    if source_path is not None:
+        deny.add(str(source_path.resolve().parent))
+        deny.add(str(source_path.resolve().parent.parent))
+    if kind == "numpy":
+        import cnnbook
+
+        deny.add(str(Path(cnnbook.__file__).resolve().parent))
+    return sorted(deny)
+
+
+def _setup_imports(source_cells: list[_SourceCell]) -> list[str]:
+    names = []
+    for cell in source_cells:
+        if cell.role != "setup":
+            continue
+        try:
+            tree = ast.parse(_ipython_to_python(cell.text))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+    return list(dict.fromkeys(names))
+
+
+def _copy_folder(src: Path, dst: Path, max_bytes: int = 200 << 20) -> None:
+    """Copy the submission's folder (plain files only, no links) into the child's folder."""
+    total = 0
+    for path in sorted(src.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        size = path.stat().st_size
+        total += size
+        if total > max_bytes:
+            break
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def grade_notebook(
+    source_nb: str | os.PathLike | dict,
+    submitted_path: str | os.PathLike,
+    *,
+    limits: Limits | None = None,
+    kind: str | None = None,
+    deny: list[str] | None = None,
+) -> NotebookGrade:
+    """Grade one submitted notebook against the instructor's source notebook.
+
+    Args:
+        source_nb: the source notebook (``solutions/<a>/<a>.ipynb``) as a path or parsed JSON.
+        submitted_path: ``submitted/<student>/<a>/<a>.ipynb``; its folder's files are copied
+            into the student's private working folder.
+        limits: time, memory and output limits (default :class:`Limits`).
+        kind: ``"numpy"`` (the child never imports torch; torch, scipy and cnnbook are off limits)
+            or ``"torch"``; default: ``"torch"`` when the source's solution cells use torch.
+        deny: more paths the student's code must not read.
+
+    Returns:
+        A :class:`NotebookGrade` with one :class:`CellResult` per autograded test cell of the
+        source, in source order. An invalid submission gets ``rejected`` set and zero everywhere.
+    """
+    limits = Limits() if limits is None else limits
+    if not isinstance(limits, Limits):
+        raise ValueError(f"limits: got {type(limits).__name__}, expected a sandbox.Limits")
+    started = time.monotonic()
+    source_path = None
+    if isinstance(source_nb, dict):
+        source = source_nb
+    else:
+        source_path = Path(source_nb)
+        source = load_notebook(source_path, max_bytes=1 << 30)
+    check_notebook(source, "source_nb")
+    cells = _source_cells(source)
+    tests = [c for c in cells if c.role == "test"]
+    submitted_path = Path(submitted_path)
+
+    def all_zero(status: str, message: str) -> list[CellResult]:
+        return [CellResult(c.grade_id or f"cell-{c.index}", 0.0, c.points, status, message)
+                for c in tests]
+
+    try:
+        submitted = load_notebook(submitted_path, limits.notebook_bytes)
+    except InvalidNotebook as error:
+        return NotebookGrade(all_zero("rejected", str(error)), [str(error)], str(error),
+                             time.monotonic() - started)
+
+    aliases = set()
+    for cell in cells:
+        if cell.role == "setup":
+            aliases |= _module_aliases(_ipython_to_python(cell.text), NUMPY_TASK_FORBIDDEN)
+    solution_uses_torch = {c.grade_id: _uses_torch(c.text, aliases) for c in cells
+                           if c.role == "solution"}
+    if kind is None:
+        kind = "torch" if any(solution_uses_torch.values()) else "numpy"
+    if kind not in ("numpy", "torch"):
+        raise ValueError(f"kind: got {kind!r}, expected 'numpy' or 'torch'")
+
+    issues = check_tampering(source, submitted)
+    child_cells, parent_cells = _plan(cells, submitted)
+    forced = _static_verdicts(cells, submitted, child_cells, kind, aliases, solution_uses_torch,
+                              issues)
+
+    workdir = tempfile.mkdtemp(prefix="cnnbook-sandbox-")
+    try:
+        _copy_folder(submitted_path.parent, Path(workdir))
+        preload = ["numpy", PROBES_MODULE]
+        if kind == "torch":
+            preload += ["torch"] + _setup_imports(cells)
+        else:
+            preload += [m for m in _setup_imports(cells)
+                        if m.partition(".")[0] not in NUMPY_TASK_FORBIDDEN]
+        config = {
+            "workdir": workdir,
+            "read_allow": _read_roots(kind),
+            "deny": _deny_roots(source_path, submitted_path, kind, list(deny or [])),
+            "blocked_modules": list(NUMPY_TASK_FORBIDDEN) if kind == "numpy" else [],
+            "protected_modules": ["numpy", "torch", "cnnbook", "_cnnbook_child"],
+            "preload": preload,
+            "probes_module": PROBES_MODULE,
+            "restore_modules": ["numpy", "torch", "torch.nn", "torch.nn.functional",
+                                PROBES_MODULE],
+            "memory_bytes": limits.memory_bytes,
+            "file_bytes": limits.file_bytes,
+            "cpu_seconds": int(limits.submission_timeout) + 5,
+            "output_chars": limits.output_chars,
+            "message_bytes": limits.message_bytes,
+            "namespaces": limits.namespaces,
+        }
+        runner = _Runner(config, limits, child_cells, parent_cells, forced, started,
+                         _child_env(workdir))
+        results = runner.run()
+        notes = runner.session.notes
+        output = runner.session.output
+        issues += runner.issues
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return NotebookGrade(results, issues, None, time.monotonic() - started, output, notes)
+
+
+def _static_verdicts(cells, submitted, child_cells, kind, aliases, solution_uses_torch,
+                     issues) -> dict[str, str]:
+    """Test cells (grade_id -> message) that score 0 because a NumPy task used a forbidden
+    library."""
+    numpy_solutions = {g for g, uses in solution_uses_torch.items() if not uses}
+    student_aliases = set(aliases)
+    for cell in child_cells:
+        if not cell.lenient:
+            student_aliases |= _module_aliases(_ipython_to_python(cell.code), NUMPY_TASK_FORBIDDEN)
+    order = [c for c in cells if c.role in ("test", "solution")]
+    forced: dict[str, str] = {}
+    for cell in child_cells:
+        if cell.lenient:
+            continue
+        grade_id = _grade_id(submitted["cells"][cell.position])
+        if kind == "torch" and grade_id not in numpy_solutions:
+            continue  # a PyTorch task, or a cell of the student's own
+        found = forbidden_uses(cell.code, NUMPY_TASK_FORBIDDEN, student_aliases)
+        if not found:
+            continue
+        label = grade_id or f"cell {cell.position}"
+        message = (f"{label} uses a library a NumPy task must not use ({'; '.join(found[:3])}): "
+                   "write it with NumPy")
+        issues.append(message)
+        defined = _defined_names(cell.code, functions_only=True)
+        hit = set()
+        if grade_id in numpy_solutions:  # the tests that follow this task's solution cell
+            k = next(i for i, c in enumerate(order) if c.grade_id == grade_id)
+            for c in order[k + 1:]:
+                if c.role == "solution":
+                    break
+                hit.add(c.grade_id)
+        for c in cells:
+            if c.role == "test" and _used_names(_ipython_to_python(c.text)) & defined:
+                hit.add(c.grade_id)
+        for g in hit:
+            forced.setdefault(g, message)
+    return forced
+
+
+class _Runner:
+    """Runs the plan: child cells in the student's process, test cells here, with restarts."""
+
+    def __init__(self, config, limits: Limits, child_cells, parent_cells, forced, started, env):
+        self.limits = limits
+        self.child_cells = child_cells
+        self.parent_cells = parent_cells
+        self.forced = forced
+        self.deadline = started + limits.submission_timeout
+        self.session = ChildSession(config, max_message_bytes=limits.message_bytes + 4 * limits.output_chars + (1 << 20),
+                                    output_chars=limits.output_chars, env=env)
+        self.session.call_timeout = limits.call_timeout
+        self.issues: list[str] = []
+        self.done: list[_ChildCell] = []  # child cells run so far (replayed after a restart)
+        self.skip: set[int] = set()  # child cells that ran past the time limit
+        self.next_child = 0
+        self.restarts = 0
+        self.dead: str | None = None  # why the student's process is gone for good
+        self.ns: dict = {"__name__": "__main__", "__builtins__": builtins,
+                         "get_ipython": _child.get_ipython}
+        self.injected: dict[str, Any] = {}  # names bound from the student's process
+
+    def run(self) -> list[CellResult]:
+        results = []
+        try:
+            self._start()
+        except SandboxAbort as error:
+            self.dead = f"the student's process could not start: {error}"
+        with route_probes(PROBES_MODULE), _quiet_warnings():
+            for item in self.parent_cells:
+                cell = item.cell
+                result = None
+                if time.monotonic() > self.deadline:
+                    self.dead = self.dead or "the submission ran past its total time limit"
+                if self.dead is None:
+                    self._advance(item.position)
+                if cell.role == "setup":
+                    if self.dead is None:
+                        self._run_parent(cell)
+                    continue
+                if self.dead is not None:
+                    result = CellResult(cell.grade_id, 0.0, cell.points, "not-run",
+                                        f"not graded: {self.dead}")
+                else:
+                    result = self._run_test(cell)
+                if cell.grade_id in self.forced and result.status != "not-run":
+                    result = CellResult(cell.grade_id, 0.0, cell.points, "forbidden",
+                                        self.forced[cell.grade_id])
+                results.append(result)
+        self.session.close()
+        return results
+
+    # -- the student's process ----------------------------------------------------------------
+    def _start(self) -> None:
+        self.session.deadline = None
+        self.session.start(timeout=self.limits.startup_timeout)
+
+    def _advance(self, position: int) -> None:
+        while (self.dead is None and self.next_child < len(self.child_cells)
+               and self.child_cells[self.next_child].position <= position):
+            cell = self.child_cells[self.next_child]
+            self.next_child += 1
+            self._exec_child(cell)
+
+    def _exec_child(self, cell: _ChildCell, replay: bool = False) -> None:
+        budget = min(self.limits.cell_timeout, max(0.1, self.deadline - time.monotonic()))
+        self.session.deadline = None
+        try:
+            self.session.exec_cell(_ipython_to_python(cell.code), cell.name, cell.lenient, budget)
+        except ChildTimeout:
+            self.skip.add(cell.position)
+            self.issues.append(f"{cell.name} ran past the time limit ({budget:g} s) and was "
+                               "skipped")
+            self._restart()
+            return
+        except SandboxAbort as error:
+            self._died(error)
+            return
+        except Exception:  # noqa: BLE001 - an error in the student's cell is the student's
+            pass
+        if not replay:
+            self.done.append(cell)
+
+    def _restart(self) -> None:
+        """After a time limit: a fresh process, and the cells run so far run again."""
+        if self.restarts >= self.limits.max_restarts:
+            self.dead = "too many time limits; the rest of the submission was not graded"
+            self.session.kill()
+            return
+        self.restarts += 1
+        try:
+            self._start()
+        except SandboxAbort as error:
+            self.dead = f"the student's process could not restart: {error}"
+            return
+        for cell in list(self.done):
+            if self.dead is not None:
+                return
+            if cell.position not in self.skip:
+                self._exec_child(cell, replay=True)
+
+    def _died(self, error: BaseException) -> None:
+        if isinstance(error, ChildTimeout):
+            self._restart()
+            return
+        self.dead = str(error) or "the student's process ended"
+        self.session.kill()
+
+    # -- the grader's side --------------------------------------------------------------------
+    def _bind_student_names(self, code: str) -> None:
+        """Bind the names the cell uses that only the student's code defines (as proxies)."""
+        for name, value in list(self.injected.items()):
+            if self.ns.get(name) is not value:
+                del self.injected[name]  # the instructor's code rebound it: it is trusted now
+            else:
+                del self.ns[name]
+        wanted = (_used_names(code) | set(self.injected)) - set(self.ns) - set(dir(builtins))
+        self.injected = {}
+        if not wanted:
+            return
+        values = self.session.resolve(sorted(wanted))
+        for name, value in values.items():
+            if isinstance(name, str) and name in wanted:
+                self.ns[name] = value
+                self.injected[name] = value
+
+    def _exec_parent(self, cell: _SourceCell) -> tuple[Any, str]:
+        """Run an instructor cell here; returns (value of a final expression, printed text)."""
+        code = _ipython_to_python(cell.text)
+        tree = ast.parse(code, filename=f"<{cell.grade_id or cell.index}>")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        self.session.aborts.clear()
+        self.session.deadline = time.monotonic() + min(
+            self.limits.cell_timeout, max(0.1, self.deadline - time.monotonic()))
+        printed = _BoundedText(self.limits.output_chars)
+        try:
+            self._bind_student_names(code)
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+                exec(compile(tree, f"<{cell.grade_id}>", "exec"), self.ns)
+                value = eval(compile(last, f"<{cell.grade_id}>", "eval"), self.ns) if last else None
+        finally:
+            self.session.deadline = None
+        return value, printed.getvalue()
+
+    def _run_parent(self, cell: _SourceCell) -> None:
+        try:
+            self._exec_parent(cell)
+        except SandboxAbort as error:
+            self._died(error)
+        except Exception as error:  # noqa: BLE001 - e.g. a demo calling an unfinished function
+            self.issues.append(f"instructor cell {cell.grade_id or cell.index} raised "
+                               f"{type(error).__name__} ({str(error)[:200]})")
+
+    def _run_test(self, cell: _SourceCell) -> CellResult:
+        def result(points: float, status: str, message: str = "") -> CellResult:
+            return CellResult(cell.grade_id, points, cell.points, status, message[:1000])
+
+        try:
+            value, _ = self._exec_parent(cell)
+        except ChildTimeout as error:
+            self._died(error)
+            return result(0.0, "timeout", f"time limit: {error}")
+        except ChildDied as error:
+            self._died(error)
+            return result(0.0, "crashed", str(error))
+        except SandboxAbort as error:
+            self._died(error)
+            return result(0.0, "crashed", str(error))
+        except BaseException as error:  # noqa: BLE001 - the test failed, whatever it raised
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            return result(0.0, "failed", _error_line(error))
+        if self.session.aborts:  # an abort the test's own ``except`` swallowed
+            kind, message = self.session.aborts[-1]
+            self._died(kind(message))
+            status = "timeout" if issubclass(kind, ChildTimeout) else "crashed"
+            return result(0.0, status, message)
+        points = cell.points
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            points = min(max(float(value), 0.0), cell.points)  # nbgrader's partial credit
+        return result(points, "passed")
+
+
+def _error_line(error: BaseException) -> str:
+    text = str(error).strip()
+    name = type(error).__name__
+    return f"{name}: {text}" if text else name
+
+
+@contextlib.contextmanager
+def _quiet_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

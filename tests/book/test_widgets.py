@@ -1,0 +1,268 @@
+"""cnnbook.widgets and cnnbook.viz.figures, against hand-worked values and torch oracles."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from cnnbook import widgets
+from cnnbook.viz import figures
+
+
+def embedded_payload(html: str) -> dict:
+    found = re.search(
+        r'<script type="application/json" class="cnnbook-data">(.*?)</script>', html, re.S
+    )
+    assert found, "the explorer's HTML carries no data"
+    return json.loads(found.group(1).replace("<\\/", "</"))
+
+
+def png_size(b64: str) -> tuple[int, int]:
+    import base64
+
+    raw = base64.b64decode(b64)
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(raw[20:24], "big"), int.from_bytes(raw[16:20], "big")  # (H, W)
+
+
+# -- the generic explorer --------------------------------------------------------------------
+def test_explorer_embeds_one_frame_per_combination_and_deduplicates_images():
+    calls = []
+
+    def render(n, word):
+        calls.append((n, word))
+        same = widgets.png_bytes(np.zeros((2, 2)))
+        varying = widgets.png_bytes(np.array([[0.0, n / 3.0]]), vmin=0.0, vmax=1.0)
+        return widgets.Frame([same, varying], f"{word}{n * n}")
+
+    ex = widgets.Explorer("t", {"n": [1, 2, 3], "word": ["a", "b"]}, render)
+    payload = embedded_payload(ex.to_html())
+    assert sorted(payload["frames"]) == [f"{i}|{j}" for i in range(3) for j in range(2)]
+    assert payload["frames"]["2|1"][1] == "b9"
+    # the all-zero panel is shared by every frame; 3 distinct second panels
+    assert len(payload["images"]) == 1 + 3
+    assert len(calls) == 6
+
+
+def test_explorer_html_has_controls_for_numbers_and_strings():
+    ex = widgets.Explorer(
+        "t", {"n": [1, 2], "s": ["x", "y"]}, lambda n, s: widgets.Frame(caption=s)
+    )
+    html = ex.to_html()
+    assert 'type="range"' in html and 'data-control="n"' in html
+    assert "<select" in html and 'data-control="s"' in html
+    assert "http://" not in html and "https://" not in html  # nothing fetched from a network
+
+
+def test_explorer_bundle_has_live_widget_and_static_html():
+    ex = widgets.Explorer("t", {"n": [1, 2]}, lambda n: widgets.Frame(caption=str(n)))
+    bundle = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"].startswith('<div class="cnnbook-explorer"')
+
+
+def test_live_widget_updates_when_a_control_changes():
+    ex = widgets.Explorer(
+        "t", {"n": [1, 2, 3]}, lambda n: widgets.Frame(caption=f"<b>{n * 10}</b>")
+    )
+    box = ex.widget()
+    slider = box.children[1].children[0]
+    caption = box.children[3]
+    assert caption.value == "<b>10</b>"
+    slider.value = 3
+    assert caption.value == "<b>30</b>"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"controls": {}}, "controls"),
+        ({"controls": {"n": []}}, "controls"),
+        ({"controls": {"n": list(range(1000))}}, "at most"),
+        ({"controls": {"n": [1]}, "initial": {"n": 5}}, "initial"),
+        ({"controls": {"n": [1]}, "scale": 0}, "scale"),
+    ],
+)
+def test_explorer_rejects_bad_arguments(kwargs, message):
+    args = {"title": "t", "render": lambda **k: widgets.Frame()} | kwargs
+    with pytest.raises(ValueError, match=message):
+        widgets.Explorer(**args)
+
+
+def test_render_must_return_a_frame():
+    ex = widgets.Explorer("t", {"n": [1]}, lambda n: "not a frame")
+    with pytest.raises(ValueError, match="render"):
+        ex.to_html()
+
+
+def test_png_bytes_keeps_the_shape_and_rejects_bad_arrays():
+    import base64
+
+    png = widgets.png_bytes(np.zeros((5, 7)))
+    assert png_size(base64.b64encode(png).decode()) == (5, 7)
+    with pytest.raises(ValueError, match="array"):
+        widgets.png_bytes(np.zeros((2, 2, 5)))
+
+
+# -- the chapter explorers --------------------------------------------------------------------
+def test_conv_explorer_output_sizes_match_hand_computed_cases():
+    image = np.random.default_rng(0).random((20, 20))
+    ex = widgets.conv_explorer(
+        image,
+        filters=("blur",),
+        kernel_sizes=(3, 5),
+        strides=(1, 2),
+        paddings=("0 (valid)", "same"),
+        dilations=(1, 2),
+    )
+    payload = embedded_payload(ex.to_html())
+    # Hand-worked: floor((20 + 2P - D(K-1) - 1) / S) + 1
+    # keys: option indices of (filter, kernel size, stride, padding, dilation)
+    cases = {
+        (0, 0, 0, 0, 0): 18,  # K3 S1 P0 D1: 20 - 3 + 1
+        (0, 1, 1, 0, 0): 8,  # K5 S2 P0 D1: floor(15 / 2) + 1
+        (0, 1, 0, 1, 1): 20,  # K5 S1 "same" D2: P = 4, floor(19 / 1) + 1
+        (0, 0, 1, 0, 1): 8,  # K3 S2 P0 D2: floor(15 / 2) + 1
+    }
+    for key, side in cases.items():
+        ids, caption = payload["frames"]["|".join(map(str, key))]
+        assert png_size(payload["images"][ids[1]]) == (side, side), key
+        assert f"<b>{side}x{side}</b>" in caption and f"<b>{side}</b>" in caption
+
+
+def test_sliding_window_explorer_steps_through_every_position():
+    x = np.arange(25.0).reshape(5, 5)
+    w = np.array([[1.0, 0, -1], [1, 0, -1], [1, 0, -1]])
+    payload = embedded_payload(widgets.sliding_window_explorer(x, w).to_html())
+    assert len(payload["frames"]) == 9
+    # x[i, j] = 5i + j: each window's left column minus its right column is -2 per row: -6
+    assert all("= <b>-6</b>" in frame[1] for frame in payload["frames"].values())
+
+
+def test_pixel_shuffle_explorer_checks_the_permutation():
+    images = np.zeros((2, 4, 4))
+    with pytest.raises(ValueError, match="permutation"):
+        widgets.pixel_shuffle_explorer(images, np.zeros(16, dtype=int))
+    payload = embedded_payload(widgets.pixel_shuffle_explorer(images, np.arange(16)).to_html())
+    assert len(payload["frames"]) == 2
+
+
+def test_param_count_explorer_numbers():
+    payload = embedded_payload(
+        widgets.param_count_explorer(sides=(224,), channels=(3,), hidden=(1000,)).to_html()
+    )
+    (caption,) = [f[1] for f in payload["frames"].values()]
+    assert "150,528" in caption and "150,529,000" in caption  # 150,528 x 1,000 + 1,000
+    assert "896" in caption  # 32 filters of 3x3x3 + 32 biases
+
+
+# -- activations and gradient flow -------------------------------------------------------------
+@pytest.mark.parametrize("name", widgets.ACTIVATIONS)
+def test_activation_derivative_matches_finite_differences(name):
+    x = np.linspace(-3, 3, 61)
+    x = x[np.abs(x) > 1e-2]  # away from the kinks of ReLU and Leaky ReLU at 0
+    _, dy = widgets.activation_curve(name, x)
+    h = 1e-6
+    y_plus, _ = widgets.activation_curve(name, x + h)
+    y_minus, _ = widgets.activation_curve(name, x - h)
+    np.testing.assert_allclose(dy, (y_plus - y_minus) / (2 * h), rtol=1e-5, atol=1e-7)
+
+
+def test_gradient_flow_matches_nn_sequential_autograd():
+    depth, width = 4, 8
+    norms = widgets.gradient_flow("tanh", depth=depth, width=width, batch=5, init="xavier")
+    # the same computation written with torch.nn modules
+    gen = torch.Generator().manual_seed(0)
+    std = (1.0 / width) ** 0.5
+    layers = []
+    for _ in range(depth):
+        lin = torch.nn.Linear(width, width, bias=False).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(width, width, generator=gen, dtype=torch.float64) * std)
+        layers += [lin, torch.nn.Tanh()]
+    net = torch.nn.Sequential(*layers)
+    x = torch.randn(5, width, generator=gen, dtype=torch.float64)
+    upstream = torch.randn(5, width, generator=gen, dtype=torch.float64) / 5
+    net(x).backward(upstream)
+    expected = [layers[2 * i].weight.grad.norm().item() for i in range(depth)]
+    np.testing.assert_allclose(norms, expected, rtol=1e-12)
+
+
+def test_gradient_vanishes_through_sigmoid_but_not_relu():
+    relu = widgets.gradient_flow("relu", depth=20)
+    sigmoid = widgets.gradient_flow("sigmoid", depth=20)
+    assert relu[0] / relu[-1] > 0.1
+    assert sigmoid[0] / sigmoid[-1] < 1e-6
+
+
+def test_gradient_flow_and_activation_reject_bad_names():
+    with pytest.raises(ValueError, match="name"):
+        widgets.torch_activation("softsign")
+    with pytest.raises(ValueError, match="init"):
+        widgets.gradient_flow("relu", init="orthogonal")
+    with pytest.raises(ValueError, match="depth"):
+        widgets.gradient_flow("relu", depth=0)
+
+
+# -- figures ------------------------------------------------------------------------------------
+def test_classic_kernels_against_textbook_values():
+    np.testing.assert_array_equal(
+        figures.classic_kernel("sobel_x", 3), [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    )
+    np.testing.assert_array_equal(
+        figures.classic_kernel("sobel_y", 3), [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]
+    )
+    np.testing.assert_array_equal(figures.classic_kernel("sobel_x", 5)[2], [-6, -12, 0, 12, 6])
+    for size in (3, 5, 7):
+        assert figures.classic_kernel("blur", size).sum() == pytest.approx(1.0)
+        assert figures.classic_kernel("edge", size).sum() == pytest.approx(0.0)
+        assert figures.classic_kernel("sharpen", size).sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="size"):
+        figures.classic_kernel("blur", 4)
+    with pytest.raises(ValueError, match="name"):
+        figures.classic_kernel("emboss", 3)
+
+
+def test_sample_photo_is_a_real_photograph_in_range():
+    gray = figures.sample_photo(32)
+    rgb = figures.sample_photo(32, gray=False)
+    assert gray.shape == (32, 32) and rgb.shape == (32, 32, 3)
+    assert 0.0 <= gray.min() and gray.max() <= 1.0 and gray.std() > 0.05
+    np.testing.assert_allclose(gray, rgb @ [0.299, 0.587, 0.114], atol=1e-12)
+    with pytest.raises(ValueError, match="size"):
+        figures.sample_photo(4)
+
+
+def test_conv_geometry_panel_marks_the_dilated_taps():
+    panel = figures.conv_geometry_panel(
+        np.zeros((10, 10)), kernel_size=3, stride=4, padding=1, dilation=2
+    )
+    assert panel.shape == (12, 12, 3)
+    red = np.argwhere((panel == [1.0, 0.0, 0.0]).all(axis=2))
+    assert sorted(map(tuple, red)) == [(r, c) for r in (0, 2, 4) for c in (0, 2, 4)]
+    yellow = np.argwhere((panel == [1.0, 0.85, 0.0]).all(axis=2))
+    # the next window (4 columns on) shares column 4 with the first, drawn red on top
+    assert sorted({int(c) for _, c in yellow}) == [6, 8]
+
+
+def test_figures_return_figures_and_validate():
+    import matplotlib.pyplot as plt
+
+    figs = [
+        figures.image_grid([np.zeros((4, 4))] * 3, ["a", "b", "c"], ncols=2),
+        figures.matrix_figure([np.eye(3)], ["I"]),
+        figures.bar_figure(["a", "b"], [1, 10], log=True),
+        figures.curves_figure({"x": [0.1, 0.2]}),
+        figures.gradient_flow_figure({"relu": [1.0, 0.5]}),
+        figures.overlay_figure(np.zeros((4, 4)), [np.ones((2, 2))], ["m"]),
+    ]
+    assert all(isinstance(f, plt.Figure) for f in figs)
+    plt.close("all")
+    with pytest.raises(ValueError, match="titles"):
+        figures.image_grid([np.zeros((2, 2))], ["a", "b"])
+    with pytest.raises(ValueError, match="step"):
+        figures.sliding_window_figure(np.zeros((4, 4)), np.zeros((3, 3)), np.zeros((2, 2)), 4)
