@@ -45,6 +45,9 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name: got {name!r}, expected a Python identifier")
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        # NumPy 2 and torch scalars print as np.float64(...) / tensor(...): glue the plain number
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # Colab, a plain Jupyter: nothing to glue into

@@ -18,6 +18,7 @@ it; their pictures come from :mod:`cnnbook.viz.figures`.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import io
@@ -411,7 +412,6 @@ def sliding_window_explorer(x: np.ndarray, w: np.ndarray, stride: int = 1) -> Ex
     import torch
     import torch.nn.functional as F
 
-
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
     if x.ndim != 2 or max(x.shape) > 8:
@@ -574,27 +574,45 @@ def gradient_flow(
     Returns:
         array ``(depth,)`` of Frobenius norms of the weight gradients.
     """
+    if init not in _INIT_GAIN:
+        raise ValueError(f"init: got {init!r}, expected one of {sorted(_INIT_GAIN)}")
+    for arg, value in (("depth", depth), ("width", width), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg}: got {value!r}, expected a positive int")
+    torch_activation(name)  # validates the name
+    return np.array(_gradient_flow(name, depth, width, init, batch, seed))
+
+
+# Weight variance times fan-in for each initialisation; None means a fixed std of 0.01.
+_INIT_GAIN = {"he": 2.0, "xavier": 1.0, "small": None}
+
+
+@functools.lru_cache(maxsize=256)
+def _gradient_flow(
+    name: str, depth: int, width: int, init: str, batch: int, seed: int
+) -> tuple[float, ...]:
     import torch
 
-    stds = {"he": (2.0 / width) ** 0.5, "xavier": (1.0 / width) ** 0.5, "small": 0.01}
-    if init not in stds:
-        raise ValueError(f"init: got {init!r}, expected one of {sorted(stds)}")
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth: got {depth!r}, expected a positive int")
-    act = torch_activation(name)
-    gen = torch.Generator().manual_seed(seed)
-    weights = [
-        (
-            torch.randn(width, width, generator=gen, dtype=torch.float64) * stds[init]
-        ).requires_grad_()
-        for _ in range(depth)
-    ]
-    h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
-    upstream = torch.randn(batch, width, generator=gen, dtype=torch.float64) / batch
-    for weight in weights:
-        h = act(h @ weight.T)
-    grads = torch.autograd.grad(h, weights, grad_outputs=upstream)
-    return np.array([float(g.norm()) for g in grads])
+    # Tiny matrices: one thread is much faster than two threads that keep waiting for each other.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gain = _INIT_GAIN[init]
+        std = 0.01 if gain is None else (gain / width) ** 0.5
+        act = torch_activation(name)
+        gen = torch.Generator().manual_seed(seed)
+        weights = [
+            (torch.randn(width, width, generator=gen, dtype=torch.float64) * std).requires_grad_()
+            for _ in range(depth)
+        ]
+        h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+        upstream = torch.randn(batch, width, generator=gen, dtype=torch.float64) / batch
+        for weight in weights:
+            h = act(h @ weight.T)
+        grads = torch.autograd.grad(h, weights, grad_outputs=upstream)
+        return tuple(float(g.norm()) for g in grads)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def activation_explorer(

@@ -15,7 +15,8 @@ from cnnbook.grading.pipeline import grade_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# (name, solution cell grade_id, text in that cell, its replacement, test cells that must lose points)
+# (name, solution cell grade_id, text in that cell, its replacement, test cells that lose points)
+# fmt: off
 MISTAKES: dict[str, list[tuple[str, str, str, str, list[str]]]] = {
     "01-mlp-to-cnn": [
         ("dense bias always counted", "dense_params",
@@ -193,6 +194,7 @@ MISTAKES: dict[str, list[tuple[str, str, str, str, list[str]]]] = {
          "for _ in range(300):", "for _ in range(0):", ["test_fine_tune"]),
     ],
 }
+# fmt: on
 
 
 def _with_mistake(source: nbformat.NotebookNode, grade_id: str, old: str, new: str):

@@ -178,6 +178,11 @@ def test_shipped_network_reaches_its_stated_source_accuracy():
     info = transfer.pretrained_info()
     test = info["source_task"]["test"]
     X, y = data.load("glyph-digits", "test", n=test["n"], seed=test["seed"], as_tensor=True)
+    fingerprint = hashlib.sha256(X.numpy().tobytes()).hexdigest()
+    assert fingerprint == info["source_task"]["test_images_sha256"], (
+        "the glyph-digits generator no longer makes the images the shipped network was tested "
+        "on: re-run scripts/pretrain_source.py"
+    )
     batches = list(zip(X.split(1000), y.split(1000), strict=True))
     accuracy = evaluate(transfer.load_pretrained(), batches, "cpu")
     assert accuracy == pytest.approx(info["source_test_accuracy"], abs=0.003)

@@ -53,16 +53,16 @@ class GlyphStyle:
         clutter: probability of each of two short distractor strokes.
     """
 
-    rotation: float = 12.0
+    rotation: float = 10.0
     scale: tuple[float, float] = (0.85, 1.1)
     aspect: float = 0.12
-    shear: float = 0.2
+    shear: float = 0.15
     shift: float = 3.0
-    stroke_probs: tuple[float, float, float, float] = (0.2, 0.4, 0.3, 0.1)
+    stroke_probs: tuple[float, float, float, float] = (0.15, 0.45, 0.3, 0.1)
     ink: tuple[float, float] = (0.7, 1.0)
     background: float = 0.1
-    blur: float = 0.3
-    noise: float = 0.06
+    blur: float = 0.25
+    noise: float = 0.05
     clutter: float = 0.25
 
 

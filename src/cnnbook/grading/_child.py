@@ -75,8 +75,10 @@ def encode(value, arrays: list, to_handle, memo: dict | None = None, depth: int 
     if type(value) is dict:
         return {
             "$d": [
-                [encode(k, arrays, to_handle, memo, depth + 1),
-                 encode(v, arrays, to_handle, memo, depth + 1)]
+                [
+                    encode(k, arrays, to_handle, memo, depth + 1),
+                    encode(v, arrays, to_handle, memo, depth + 1),
+                ]
                 for k, v in value.items()
             ]
         }
@@ -214,25 +216,70 @@ def read_message(fd: int, from_handle, max_bytes: int = 1 << 30):
 
 BLOCKED_EVENTS = frozenset(
     {
-        "socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
-        "socket.gethostbyname", "socket.gethostbyaddr", "socket.__new__",
-        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-        "os.forkpty", "os.startfile", "pty.spawn", "os.killpg", "signal.pthread_kill",
-        "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata",
-        "ctypes.cdata/buffer", "ctypes.call_function", "ctypes.string_at", "ctypes.wstring_at",
-        "ctypes.addressof", "ctypes.set_errno", "ctypes.PyObj_FromPtr", "ctypes.create_string_buffer",
-        "ctypes.create_unicode_buffer", "mmap.__new__",
-        "urllib.Request", "http.client.connect", "ftplib.connect", "smtplib.connect",
-        "imaplib.open", "poplib.connect", "telnetlib.Telnet.open", "webbrowser.open",
-        "sys.remote_exec", "sys._debugmallocstats", "os.add_dll_directory",
+        "socket.connect",
+        "socket.bind",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyaddr",
+        "socket.__new__",
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+        "os.startfile",
+        "pty.spawn",
+        "os.killpg",
+        "signal.pthread_kill",
+        "ctypes.dlopen",
+        "ctypes.dlsym",
+        "ctypes.dlsym/handle",
+        "ctypes.cdata",
+        "ctypes.cdata/buffer",
+        "ctypes.call_function",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
+        "ctypes.addressof",
+        "ctypes.set_errno",
+        "ctypes.PyObj_FromPtr",
+        "ctypes.create_string_buffer",
+        "ctypes.create_unicode_buffer",
+        "mmap.__new__",
+        "urllib.Request",
+        "http.client.connect",
+        "ftplib.connect",
+        "smtplib.connect",
+        "imaplib.open",
+        "poplib.connect",
+        "telnetlib.Telnet.open",
+        "webbrowser.open",
+        "sys.remote_exec",
+        "sys._debugmallocstats",
+        "os.add_dll_directory",
     }
 )
 # Events that change the file system, allowed only inside the submission's folder.
 WRITE_EVENTS = frozenset(
     {
-        "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.symlink",
-        "os.link", "os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move",
-        "os.chdir", "os.chroot",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.symlink",
+        "os.link",
+        "os.truncate",
+        "os.utime",
+        "shutil.rmtree",
+        "shutil.copyfile",
+        "shutil.move",
+        "os.chdir",
+        "os.chroot",
     }
 )
 LIST_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob", "os.walk", "os.fwalk"})
@@ -293,7 +340,11 @@ def make_audit_hook(config: dict):
             writing = (mode is not None and any(c in mode for c in "wax+")) or (
                 mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR)
             )
-            ok = _path_rule(path, write_allow, deny) if writing else _path_rule(path, read_allow, deny)
+            ok = (
+                _path_rule(path, write_allow, deny)
+                if writing
+                else _path_rule(path, read_allow, deny)
+            )
             if not ok:
                 raise sandbox_violation(f"no access to {path} while grading")
         elif event == "import":
@@ -426,7 +477,11 @@ def get_ipython():  # noqa: D103 - the stand-in IPython exposes to notebook code
 
 def _hide_instructor_files(config: dict) -> list[str]:
     """As root: private mount and network namespaces, tmpfs over the instructor's folders."""
-    if os.geteuid() != 0 or not config.get("namespaces", True) or not sys.platform.startswith("linux"):
+    if (
+        os.geteuid() != 0
+        or not config.get("namespaces", True)
+        or not sys.platform.startswith("linux")
+    ):
         return ["namespaces: not used (not root)"]
     import ctypes
 
@@ -441,7 +496,9 @@ def _hide_instructor_files(config: dict) -> list[str]:
     for path in config["deny"]:
         target = os.fsencode(path)
         if os.path.isdir(path):
-            rc = libc.mount(b"tmpfs", target, b"tmpfs", ms_rdonly | ms_nosuid | ms_nodev, b"size=4k")
+            rc = libc.mount(
+                b"tmpfs", target, b"tmpfs", ms_rdonly | ms_nosuid | ms_nodev, b"size=4k"
+            )
         elif os.path.isfile(path):
             rc = libc.mount(b"/dev/null", target, None, ms_bind, None)
         else:
@@ -482,7 +539,9 @@ def _preload(config: dict) -> dict:
         except Exception:  # noqa: BLE001 - an optional module; the task reports what is missing
             continue
         if name == config.get("probes_module"):
-            probes = {k: v for k, v in vars(module).items() if callable(v) and not k.startswith("_")}
+            probes = {
+                k: v for k, v in vars(module).items() if callable(v) and not k.startswith("_")
+            }
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     return probes
@@ -497,11 +556,15 @@ class _Child:
         self.handles: dict[int, object] = {}
         import builtins
 
-        self.ns: dict = {"__name__": "__main__", "__builtins__": builtins,
-                         "get_ipython": get_ipython}
+        self.ns: dict = {
+            "__name__": "__main__",
+            "__builtins__": builtins,
+            "get_ipython": get_ipython,
+        }
         self.out = _BoundedWriter(int(config["output_chars"]), "<stdout>")
         self.snapshots = {
-            name: dict(vars(sys.modules[name])) for name in config["restore_modules"]
+            name: dict(vars(sys.modules[name]))
+            for name in config["restore_modules"]
             if name in sys.modules
         }
 
@@ -510,8 +573,11 @@ class _Child:
         key = id(obj)
         self.handles[key] = obj
         kind = type(obj)
-        return {"$h": key, "type": f"{kind.__module__}.{kind.__qualname__}"[:200],
-                "callable": callable(obj)}
+        return {
+            "$h": key,
+            "type": f"{kind.__module__}.{kind.__qualname__}"[:200],
+            "callable": callable(obj),
+        }
 
     def from_handle(self, node: dict):
         key = node.get("$h")
@@ -533,8 +599,10 @@ class _Child:
                 raise WireError(f"it is {len(data)} bytes, over the limit of {limit}")
         except (MemoryError, WireError, ValueError, TypeError, RecursionError) as error:
             value = None  # let the memory go before building the error
-            problem = {"type": "ResultError",
-                       "message": f"the result could not be sent back to the grader: {error}"}
+            problem = {
+                "type": "ResultError",
+                "message": f"the result could not be sent back to the grader: {error}",
+            }
             data = pack({"reply": {"error": problem}, "output": text}, self.to_handle)
         view = memoryview(data)
         while view:
@@ -553,11 +621,17 @@ class _Child:
             op = request.get("op")
             try:
                 if op == "exec":
-                    result = self.exec_cell(request["code"], request.get("lenient", False),
-                                            request.get("name", "<cell>"))
+                    result = self.exec_cell(
+                        request["code"],
+                        request.get("lenient", False),
+                        request.get("name", "<cell>"),
+                    )
                 elif op == "resolve":
-                    result = {n: self.ns[n] for n in request["names"] if n in self.ns
-                              and not isinstance(self.ns[n], type(sys))}
+                    result = {
+                        n: self.ns[n]
+                        for n in request["names"]
+                        if n in self.ns and not isinstance(self.ns[n], type(sys))
+                    }
                 elif op == "call":
                     result = self.call(request["fn"], request["args"], request["kwargs"])
                 elif op == "probe":

@@ -83,6 +83,7 @@ def execute_many(
     cell_timeout: float = 60.0,
     engine: str = "fork",
     on_done: Callable[[Execution], None] | None = None,
+    warm_up: Callable[[], None] | None = None,
 ) -> list[Execution]:
     """Run every task's notebook, ``jobs`` at a time, and return the executed notebooks.
 
@@ -92,6 +93,8 @@ def execute_many(
         cell_timeout: seconds a single cell may run.
         engine: ``"fork"`` or ``"kernel"`` (see the module docstring).
         on_done: called with each result as soon as it is known (e.g. to advance a progress bar).
+        warm_up: run once in the grader before forking (fork engine only), e.g. to generate a
+            dataset every submission loads, so that each child finds it in memory.
 
     Returns:
         One :class:`Execution` per task, in the order of ``tasks``.
@@ -104,7 +107,7 @@ def execute_many(
     if engine == "fork":
         if not hasattr(os, "fork"):
             raise ValueError("engine: 'fork' needs os.fork (Linux or macOS); use engine='kernel'")
-        results = _run_forked(tasks, jobs, cell_timeout, on_done)
+        results = _run_forked(tasks, jobs, cell_timeout, on_done, warm_up)
     elif engine == "kernel":
         results = _run_kernels(tasks, jobs, cell_timeout, on_done)
     else:
@@ -142,11 +145,13 @@ def _preload() -> None:
             pass
 
 
-def _run_forked(tasks, jobs, cell_timeout, on_done) -> list[Execution]:
+def _run_forked(tasks, jobs, cell_timeout, on_done, warm_up) -> list[Execution]:
     import multiprocessing
     from multiprocessing.connection import wait
 
     _preload()
+    if warm_up is not None and tasks:
+        warm_up()
     ctx = multiprocessing.get_context("fork")
     pending = deque(tasks)
     running: list[_Running] = []

@@ -23,6 +23,17 @@ from .notebooks import grade_cells, restore_trusted_cells, score_cells
 __all__ = ["SubmissionResult", "find_submissions", "grade_assignment", "write_csv"]
 
 
+def _warm_up_transfer() -> None:
+    from .probes import transfer_task_data
+
+    transfer_task_data(n_per_class=20, seed=0)  # the draws the visible and the hidden test use
+    transfer_task_data(n_per_class=20, seed=1, n_test=500)
+
+
+# Work every submission of an assignment repeats, done once in the grader before forking.
+WARM_UPS = {"07-transfer-learning": _warm_up_transfer}
+
+
 @dataclass
 class SubmissionResult:
     """The grade of one student's submission.
@@ -129,6 +140,7 @@ def grade_assignment(
             cell_timeout=cell_timeout,
             engine=engine,
             on_done=(lambda _: bar.update(1)) if bar is not None else None,
+            warm_up=WARM_UPS.get(assignment),
         )
     finally:
         if bar is not None:

@@ -326,7 +326,11 @@ def probe_replace_head(
     linears = [m for m in new_model.modules() if isinstance(m, torch.nn.Linear)]
     head = linears[-1]
     features = {}
-    hook = head.register_forward_hook(lambda m, inputs, out: features.setdefault("x", inputs[0]))
+
+    def keep_input(module, inputs, output) -> None:  # returns None: the output is unchanged
+        features["x"] = inputs[0]
+
+    hook = head.register_forward_hook(keep_input)
     new_model.eval()
     with torch.no_grad():
         output = new_model(torch.as_tensor(np.asarray(x, dtype=np.float32)))

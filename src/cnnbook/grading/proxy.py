@@ -164,8 +164,15 @@ class ChildSession:
         self.generation += 1
         try:
             self.process = subprocess.Popen(
-                [self.python, "-I", "-c", _BOOT, str(CHILD_SCRIPT), str(to_child_r),
-                 str(from_child_w)],
+                [
+                    self.python,
+                    "-I",
+                    "-c",
+                    _BOOT,
+                    str(CHILD_SCRIPT),
+                    str(to_child_r),
+                    str(from_child_w),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -178,7 +185,9 @@ class ChildSession:
             os.close(to_child_r)
             os.close(from_child_w)
         self._to_child, self._from_child = to_child_w, from_child_r
-        fcntl.fcntl(to_child_w, fcntl.F_SETFL, fcntl.fcntl(to_child_w, fcntl.F_GETFL) | os.O_NONBLOCK)
+        fcntl.fcntl(
+            to_child_w, fcntl.F_SETFL, fcntl.fcntl(to_child_w, fcntl.F_GETFL) | os.O_NONBLOCK
+        )
         deadline = time.monotonic() + timeout
         self._send({k: v for k, v in self.config.items() if not k.startswith("_")}, deadline)
         reply = self._receive(deadline)
@@ -232,8 +241,7 @@ class ChildSession:
 
     def exec_cell(self, code: str, name: str, lenient: bool = False, timeout: float | None = None):
         """Run one cell of the student's code in the student's process."""
-        return self.request({"op": "exec", "code": code, "name": name, "lenient": lenient},
-                            timeout)
+        return self.request({"op": "exec", "code": code, "name": name, "lenient": lenient}, timeout)
 
     def resolve(self, names: list[str]) -> dict[str, Any]:
         """The values of ``names`` in the student's namespace (functions come back as proxies)."""
@@ -321,8 +329,11 @@ class ChildSession:
     def _receive(self, deadline: float) -> Any:
         (size,) = wire._U64.unpack(self._read(8, deadline))
         if size > self.max_message_bytes:
-            self._abort(ProtocolError, f"a result of {size} bytes is over the grader's limit of "
-                        f"{self.max_message_bytes} bytes")
+            self._abort(
+                ProtocolError,
+                f"a result of {size} bytes is over the grader's limit of "
+                f"{self.max_message_bytes} bytes",
+            )
         body = self._read(size, deadline)
         try:
             message = wire.unpack(body, self._from_node)
@@ -362,11 +373,7 @@ def _student_error(error: Any) -> Exception:
     message = str(error.get("message", ""))
     cls = getattr(builtins, name, None)
     exc: Exception
-    if (
-        isinstance(cls, type)
-        and issubclass(cls, Exception)
-        and name not in _NOT_RERAISED
-    ):
+    if isinstance(cls, type) and issubclass(cls, Exception) and name not in _NOT_RERAISED:
         try:
             exc = cls(message)
         except TypeError:

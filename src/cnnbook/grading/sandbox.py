@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "NotebookGrade",
     "check_tampering",
     "forbidden_uses",
+    "grade_many",
     "grade_notebook",
     "load_notebook",
 ]
@@ -54,8 +56,9 @@ __all__ = [
 # Libraries a NumPy task must not use (the reference implementations, and ready-made convolutions).
 NUMPY_TASK_FORBIDDEN = ("torch", "scipy", "cnnbook", "jax", "tensorflow", "keras", "cv2", "skimage")
 PROBES_MODULE = "cnnbook.grading.probes"
-_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?",
-                     re.S | re.M)
+_HIDDEN = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,13 @@ class Limits:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"{name}: got {value!r}, expected a positive number of seconds")
-        for name in ("memory_bytes", "file_bytes", "output_chars", "message_bytes",
-                     "notebook_bytes"):
+        for name in (
+            "memory_bytes",
+            "file_bytes",
+            "output_chars",
+            "message_bytes",
+            "notebook_bytes",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name}: got {value!r}, expected a positive integer")
@@ -177,7 +185,8 @@ def load_notebook(path: str | os.PathLike, max_bytes: int = 20 << 20) -> dict:
         raise InvalidNotebook(f"{path.name} is not UTF-8 text ({error.reason})") from None
     except json.JSONDecodeError as error:
         raise InvalidNotebook(
-            f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+            f"{path.name} is not valid JSON "
+            f"(line {error.lineno}, column {error.colno}: {error.msg})"
         ) from None
     check_notebook(nb, path.name)
     return nb
@@ -197,8 +206,10 @@ def check_notebook(nb: Any, name: str = "notebook") -> None:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise InvalidNotebook(f"{name}: cell {i} is not a code, markdown or raw cell")
         source = cell.get("source", "")
-        if not (isinstance(source, str)
-                or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+        if not (
+            isinstance(source, str)
+            or (isinstance(source, list) and all(isinstance(s, str) for s in source))
+        ):
             raise InvalidNotebook(f"{name}: cell {i} has a source that is not text")
         if not isinstance(cell.get("metadata", {}), dict):
             raise InvalidNotebook(f"{name}: cell {i} has metadata that is not an object")
@@ -276,7 +287,8 @@ def check_tampering(source: dict, submitted: dict) -> list[str]:
         known.add(cell.grade_id)
         copies = by_id.get(cell.grade_id, [])
         what = {"test": "test cell", "solution": "solution cell", "manual": "answer cell"}.get(
-            cell.role, "read-only cell")
+            cell.role, "read-only cell"
+        )
         if not copies:
             visible = _normalise(_HIDDEN.sub("", cell.text))
             if cell.role in ("test", "setup") and visible and visible in submitted_texts:
@@ -288,8 +300,9 @@ def check_tampering(source: dict, submitted: dict) -> list[str]:
             issues.append(f"{what} {cell.grade_id}: duplicated ({len(copies)} copies)")
         got = copies[0]
         if got["cell_type"] != cell.cell_type:
-            issues.append(f"{what} {cell.grade_id}: turned from {cell.cell_type} into "
-                          f"{got['cell_type']}")
+            issues.append(
+                f"{what} {cell.grade_id}: turned from {cell.cell_type} into {got['cell_type']}"
+            )
         if cell.role in ("test", "setup") and _edited(got, cell):
             issues.append(f"{what} {cell.grade_id}: edited")
         meta = _meta(got)
@@ -299,8 +312,10 @@ def check_tampering(source: dict, submitted: dict) -> list[str]:
             except (TypeError, ValueError):
                 claimed = float("nan")
             if claimed != cell.points:
-                issues.append(f"{what} {cell.grade_id}: points changed from {cell.points:g} to "
-                              f"{meta.get('points')!r}")
+                issues.append(
+                    f"{what} {cell.grade_id}: points changed from {cell.points:g} to "
+                    f"{meta.get('points')!r}"
+                )
         src_meta = _meta(source["cells"][cell.index])
         for key in ("grade", "solution", "locked"):
             if bool(meta.get(key)) != bool(src_meta.get(key)):
@@ -365,8 +380,11 @@ def _module_aliases(code: str, forbidden: tuple[str, ...]) -> set[str]:
     return names
 
 
-def forbidden_uses(code: str, forbidden: tuple[str, ...] = NUMPY_TASK_FORBIDDEN,
-                   aliases: set[str] | frozenset[str] = frozenset()) -> list[str]:
+def forbidden_uses(
+    code: str,
+    forbidden: tuple[str, ...] = NUMPY_TASK_FORBIDDEN,
+    aliases: set[str] | frozenset[str] = frozenset(),
+) -> list[str]:
     """Where ``code`` imports or names a forbidden library (``line N: ...``), for NumPy tasks.
 
     Catches imports, names bound to those libraries elsewhere (``aliases``, e.g. ``F``), and
@@ -376,7 +394,7 @@ def forbidden_uses(code: str, forbidden: tuple[str, ...] = NUMPY_TASK_FORBIDDEN,
         tree = ast.parse(_ipython_to_python(code))
     except SyntaxError:
         return []
-    spelled = re.compile(r"^(%s)(\.\w+)*$" % "|".join(map(re.escape, forbidden)))
+    spelled = re.compile("^(" + "|".join(map(re.escape, forbidden)) + r")(\.\w+)*$")
     found = []
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
@@ -387,8 +405,11 @@ def forbidden_uses(code: str, forbidden: tuple[str, ...] = NUMPY_TASK_FORBIDDEN,
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             if node.module.partition(".")[0] in forbidden:
                 found.append(f"line {line}: from {node.module} import ...")
-        elif (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-              and (node.id in forbidden or node.id in aliases)):
+        elif (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and (node.id in forbidden or node.id in aliases)
+        ):
             found.append(f"line {line}: uses {node.id}")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if spelled.match(node.value):
@@ -461,8 +482,9 @@ class _ParentCell:
     cell: _SourceCell
 
 
-def _plan(source_cells: list[_SourceCell], submitted: dict) -> tuple[list[_ChildCell],
-                                                                      list[_ParentCell]]:
+def _plan(
+    source_cells: list[_SourceCell], submitted: dict
+) -> tuple[list[_ChildCell], list[_ParentCell]]:
     by_id = {c.grade_id: c for c in source_cells if c.grade_id}
     setup_texts = {_normalise(c.text) for c in source_cells if c.role == "setup"}
     first_position: dict[str, int] = {}
@@ -495,8 +517,14 @@ def _plan(source_cells: list[_SourceCell], submitted: dict) -> tuple[list[_Child
             position = first_position[cell.grade_id]
         else:
             # deleted or metadata stripped: just before the next instructor cell still there
-            position = next((first_position[c.grade_id] - 1 for c in source_cells[k + 1:]
-                             if c.grade_id in first_position), end)
+            position = next(
+                (
+                    first_position[c.grade_id] - 1
+                    for c in source_cells[k + 1 :]
+                    if c.grade_id in first_position
+                ),
+                end,
+            )
         position = max(position, previous)
         previous = position
         parent_cells.append(_ParentCell(position, cell))
@@ -535,8 +563,8 @@ def _child_env(workdir: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     mpl = _matplotlib_dirs()
-    if mpl:
-        env["MPLCONFIGDIR"] = mpl[0]
+    if mpl:  # the grader's font cache, read-only: rebuilding it would cost seconds per child
+        env["MPLCONFIGDIR"] = mpl[1]
     return env
 
 
@@ -549,9 +577,21 @@ def _matplotlib_dirs() -> list[str]:
 
 
 def _read_roots(kind: str) -> list[str]:
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/usr", "/proc/cpuinfo",
-             "/proc/meminfo", "/proc/stat", "/sys/devices/system/cpu", "/sys/fs/cgroup",
-             "/etc/localtime", "/dev/null", "/dev/urandom", "/dev/zero"}
+    roots = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        "/usr",
+        "/proc/cpuinfo",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/sys/devices/system/cpu",
+        "/sys/fs/cgroup",
+        "/etc/localtime",
+        "/dev/null",
+        "/dev/urandom",
+        "/dev/zero",
+    }
     roots.update(p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
     roots.update(_matplotlib_dirs())
     if kind == "torch":
@@ -561,8 +601,9 @@ def _read_roots(kind: str) -> list[str]:
     return sorted(roots)
 
 
-def _deny_roots(source_path: Path | None, submitted_path: Path, kind: str,
-                extra: list[str]) -> list[str]:
+def _deny_roots(
+    source_path: Path | None, submitted_path: Path, kind: str, extra: list[str]
+) -> list[str]:
     """The instructor's files: source folder, the course folder, other submissions, gradebook."""
     deny = set(extra)
     submitted_path = submitted_path.resolve()
@@ -570,8 +611,15 @@ def _deny_roots(source_path: Path | None, submitted_path: Path, kind: str,
     if len(submitted_path.parents) >= 4 and submitted_path.parents[2].name == "submitted":
         course = submitted_path.parents[3]
         deny.add(str(submitted_path.parents[2]))
-        for name in ("source", "solutions", "autograded", "feedback", "release", "gradebook.db",
-                     "tests"):
+        for name in (
+            "source",
+            "solutions",
+            "autograded",
+            "feedback",
+            "release",
+            "gradebook.db",
+            "tests",
+        ):
             if (course / name).exists():
                 deny.add(str(course / name))
     else:
@@ -657,21 +705,25 @@ def grade_notebook(
     submitted_path = Path(submitted_path)
 
     def all_zero(status: str, message: str) -> list[CellResult]:
-        return [CellResult(c.grade_id or f"cell-{c.index}", 0.0, c.points, status, message)
-                for c in tests]
+        return [
+            CellResult(c.grade_id or f"cell-{c.index}", 0.0, c.points, status, message)
+            for c in tests
+        ]
 
     try:
         submitted = load_notebook(submitted_path, limits.notebook_bytes)
     except InvalidNotebook as error:
-        return NotebookGrade(all_zero("rejected", str(error)), [str(error)], str(error),
-                             time.monotonic() - started)
+        return NotebookGrade(
+            all_zero("rejected", str(error)), [str(error)], str(error), time.monotonic() - started
+        )
 
     aliases = set()
     for cell in cells:
         if cell.role == "setup":
             aliases |= _module_aliases(_ipython_to_python(cell.text), NUMPY_TASK_FORBIDDEN)
-    solution_uses_torch = {c.grade_id: _uses_torch(c.text, aliases) for c in cells
-                           if c.role == "solution"}
+    solution_uses_torch = {
+        c.grade_id: _uses_torch(c.text, aliases) for c in cells if c.role == "solution"
+    }
     if kind is None:
         kind = "torch" if any(solution_uses_torch.values()) else "numpy"
     if kind not in ("numpy", "torch"):
@@ -679,8 +731,9 @@ def grade_notebook(
 
     issues = check_tampering(source, submitted)
     child_cells, parent_cells = _plan(cells, submitted)
-    forced = _static_verdicts(cells, submitted, child_cells, kind, aliases, solution_uses_torch,
-                              issues)
+    forced = _static_verdicts(
+        cells, submitted, child_cells, kind, aliases, solution_uses_torch, issues
+    )
 
     workdir = tempfile.mkdtemp(prefix="cnnbook-sandbox-")
     try:
@@ -689,18 +742,18 @@ def grade_notebook(
         if kind == "torch":
             preload += ["torch"] + _setup_imports(cells)
         else:
-            preload += [m for m in _setup_imports(cells)
-                        if m.partition(".")[0] not in NUMPY_TASK_FORBIDDEN]
+            preload += [
+                m for m in _setup_imports(cells) if m.partition(".")[0] not in NUMPY_TASK_FORBIDDEN
+            ]
         config = {
             "workdir": workdir,
             "read_allow": _read_roots(kind),
             "deny": _deny_roots(source_path, submitted_path, kind, list(deny or [])),
             "blocked_modules": list(NUMPY_TASK_FORBIDDEN) if kind == "numpy" else [],
-            "protected_modules": ["numpy", "torch", "cnnbook", "_cnnbook_child"],
+            "protected_modules": ["cnnbook", "_cnnbook_child"],
             "preload": preload,
             "probes_module": PROBES_MODULE,
-            "restore_modules": ["numpy", "torch", "torch.nn", "torch.nn.functional",
-                                PROBES_MODULE],
+            "restore_modules": ["numpy", "torch", "torch.nn", "torch.nn.functional", PROBES_MODULE],
             "memory_bytes": limits.memory_bytes,
             "file_bytes": limits.file_bytes,
             "cpu_seconds": int(limits.submission_timeout) + 5,
@@ -708,8 +761,9 @@ def grade_notebook(
             "message_bytes": limits.message_bytes,
             "namespaces": limits.namespaces,
         }
-        runner = _Runner(config, limits, child_cells, parent_cells, forced, started,
-                         _child_env(workdir))
+        runner = _Runner(
+            config, limits, child_cells, parent_cells, forced, started, _child_env(workdir)
+        )
         results = runner.run()
         notes = runner.session.notes
         output = runner.session.output
@@ -719,8 +773,73 @@ def grade_notebook(
     return NotebookGrade(results, issues, None, time.monotonic() - started, output, notes)
 
 
-def _static_verdicts(cells, submitted, child_cells, kind, aliases, solution_uses_torch,
-                     issues) -> dict[str, str]:
+def grade_many(
+    source_nb: str | os.PathLike,
+    submissions: Mapping[str, str | os.PathLike],
+    *,
+    jobs: int | None = None,
+    limits: Limits | None = None,
+    kind: str | None = None,
+    on_done: Callable[[str, NotebookGrade], None] | None = None,
+) -> dict[str, NotebookGrade]:
+    """Grade many submissions of one assignment, ``jobs`` at a time (grader processes).
+
+    Each grader process handles one submission at a time with :func:`grade_notebook` (a fresh
+    student process and a fresh test namespace per submission). A grader process that fails is
+    reported as a ``"crashed"`` grade for that submission; the others go on.
+
+    Args:
+        source_nb: the instructor's source notebook.
+        submissions: key (e.g. the student id) -> path of the submitted notebook.
+        jobs: grader processes (default: the number of cores).
+        limits, kind: as for :func:`grade_notebook`.
+        on_done: called with each ``(key, grade)`` as soon as it is known (a progress bar).
+
+    Returns:
+        key -> :class:`NotebookGrade`, in the order of ``submissions``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    jobs = jobs or os.cpu_count() or 1
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs: got {jobs!r}, expected a positive number of processes")
+    limits = Limits() if limits is None else limits
+    source_path = str(Path(source_nb).resolve())
+    cells = _source_cells(load_notebook(source_path, max_bytes=1 << 30))
+    results: dict[str, NotebookGrade] = {}
+    # "spawn": a grader process starts clean and never inherits another submission's state
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {
+            pool.submit(grade_notebook, source_path, str(path), limits=limits, kind=kind): key
+            for key, path in submissions.items()
+        }
+        for future in as_completed(futures):
+            key = futures[future]
+            try:
+                grade = future.result()
+            except Exception as error:  # noqa: BLE001 - one broken grading must not stop the rest
+                message = f"the grader failed on this submission: {type(error).__name__}: {error}"
+                grade = NotebookGrade(
+                    [
+                        CellResult(
+                            c.grade_id or f"cell-{c.index}", 0.0, c.points, "crashed", message
+                        )
+                        for c in cells
+                        if c.role == "test"
+                    ],
+                    [message],
+                )
+            results[key] = grade
+            if on_done is not None:
+                on_done(key, grade)
+    return {key: results[key] for key in submissions}
+
+
+def _static_verdicts(
+    cells, submitted, child_cells, kind, aliases, solution_uses_torch, issues
+) -> dict[str, str]:
     """Test cells (grade_id -> message) that score 0 because a NumPy task used a forbidden
     library."""
     numpy_solutions = {g for g, uses in solution_uses_torch.items() if not uses}
@@ -740,14 +859,16 @@ def _static_verdicts(cells, submitted, child_cells, kind, aliases, solution_uses
         if not found:
             continue
         label = grade_id or f"cell {cell.position}"
-        message = (f"{label} uses a library a NumPy task must not use ({'; '.join(found[:3])}): "
-                   "write it with NumPy")
+        message = (
+            f"{label} uses a library a NumPy task must not use ({'; '.join(found[:3])}): "
+            "write it with NumPy"
+        )
         issues.append(message)
         defined = _defined_names(cell.code, functions_only=True)
         hit = set()
         if grade_id in numpy_solutions:  # the tests that follow this task's solution cell
             k = next(i for i, c in enumerate(order) if c.grade_id == grade_id)
-            for c in order[k + 1:]:
+            for c in order[k + 1 :]:
                 if c.role == "solution":
                     break
                 hit.add(c.grade_id)
@@ -768,8 +889,12 @@ class _Runner:
         self.parent_cells = parent_cells
         self.forced = forced
         self.deadline = started + limits.submission_timeout
-        self.session = ChildSession(config, max_message_bytes=limits.message_bytes + 4 * limits.output_chars + (1 << 20),
-                                    output_chars=limits.output_chars, env=env)
+        self.session = ChildSession(
+            config,
+            max_message_bytes=limits.message_bytes + 4 * limits.output_chars + (1 << 20),
+            output_chars=limits.output_chars,
+            env=env,
+        )
         self.session.call_timeout = limits.call_timeout
         self.issues: list[str] = []
         self.done: list[_ChildCell] = []  # child cells run so far (replayed after a restart)
@@ -777,8 +902,11 @@ class _Runner:
         self.next_child = 0
         self.restarts = 0
         self.dead: str | None = None  # why the student's process is gone for good
-        self.ns: dict = {"__name__": "__main__", "__builtins__": builtins,
-                         "get_ipython": _child.get_ipython}
+        self.ns: dict = {
+            "__name__": "__main__",
+            "__builtins__": builtins,
+            "get_ipython": _child.get_ipython,
+        }
         self.injected: dict[str, Any] = {}  # names bound from the student's process
 
     def run(self) -> list[CellResult]:
@@ -800,13 +928,15 @@ class _Runner:
                         self._run_parent(cell)
                     continue
                 if self.dead is not None:
-                    result = CellResult(cell.grade_id, 0.0, cell.points, "not-run",
-                                        f"not graded: {self.dead}")
+                    result = CellResult(
+                        cell.grade_id, 0.0, cell.points, "not-run", f"not graded: {self.dead}"
+                    )
                 else:
                     result = self._run_test(cell)
                 if cell.grade_id in self.forced and result.status != "not-run":
-                    result = CellResult(cell.grade_id, 0.0, cell.points, "forbidden",
-                                        self.forced[cell.grade_id])
+                    result = CellResult(
+                        cell.grade_id, 0.0, cell.points, "forbidden", self.forced[cell.grade_id]
+                    )
                 results.append(result)
         self.session.close()
         return results
@@ -817,8 +947,11 @@ class _Runner:
         self.session.start(timeout=self.limits.startup_timeout)
 
     def _advance(self, position: int) -> None:
-        while (self.dead is None and self.next_child < len(self.child_cells)
-               and self.child_cells[self.next_child].position <= position):
+        while (
+            self.dead is None
+            and self.next_child < len(self.child_cells)
+            and self.child_cells[self.next_child].position <= position
+        ):
             cell = self.child_cells[self.next_child]
             self.next_child += 1
             self._exec_child(cell)
@@ -830,8 +963,9 @@ class _Runner:
             self.session.exec_cell(_ipython_to_python(cell.code), cell.name, cell.lenient, budget)
         except ChildTimeout:
             self.skip.add(cell.position)
-            self.issues.append(f"{cell.name} ran past the time limit ({budget:g} s) and was "
-                               "skipped")
+            self.issues.append(
+                f"{cell.name} ran past the time limit ({budget:g} s) and was skipped"
+            )
             self._restart()
             return
         except SandboxAbort as error:
@@ -894,7 +1028,8 @@ class _Runner:
             last = ast.Expression(tree.body.pop().value)
         self.session.aborts.clear()
         self.session.deadline = time.monotonic() + min(
-            self.limits.cell_timeout, max(0.1, self.deadline - time.monotonic()))
+            self.limits.cell_timeout, max(0.1, self.deadline - time.monotonic())
+        )
         printed = _BoundedText(self.limits.output_chars)
         try:
             self._bind_student_names(code)
@@ -911,8 +1046,10 @@ class _Runner:
         except SandboxAbort as error:
             self._died(error)
         except Exception as error:  # noqa: BLE001 - e.g. a demo calling an unfinished function
-            self.issues.append(f"instructor cell {cell.grade_id or cell.index} raised "
-                               f"{type(error).__name__} ({str(error)[:200]})")
+            self.issues.append(
+                f"instructor cell {cell.grade_id or cell.index} raised "
+                f"{type(error).__name__} ({str(error)[:200]})"
+            )
 
     def _run_test(self, cell: _SourceCell) -> CellResult:
         def result(points: float, status: str, message: str = "") -> CellResult:

@@ -223,8 +223,13 @@ def conv2d_backward(
     # Measured: (K, P) @ (P, C_out) runs faster than (C_out, P) @ (P, K) with OpenBLAS.
     dw_t = np.matmul(cols, dout_mat.transpose(0, 2, 1)).sum(axis=0)  # (C_in*kH*kW, C_out)
     dw = np.ascontiguousarray(dw_t.T).reshape(w.shape)
-    dcols = np.matmul(w.reshape(c_out, -1).T, dout_mat)  # (N, C_in*kH*kW, H_out*W_out)
-    dx_padded = _col2im(dcols, xp.shape, kh, kw, sh, sw, ho, wo)
+    # A contiguous copy of the small transposed kernel matrix makes OpenBLAS faster here.
+    w_t = np.ascontiguousarray(w.reshape(c_out, -1).T)
+    if (sh, sw) == (1, 1):
+        dx_padded = _input_grad_stride1(dout, w_t, xp.shape, kh, kw)
+    else:
+        dcols = np.matmul(w_t, dout_mat)  # (N, C_in*kH*kW, H_out*W_out)
+        dx_padded = _col2im(dcols, xp.shape, kh, kw, sh, sw, ho, wo)
     dx = dx_padded[:, :, ph : ph + h, pw : pw + wd]
     return np.ascontiguousarray(dx), dw, db
 
@@ -250,3 +255,28 @@ def _col2im(
         for j in range(kw):
             dxp[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw] += dcols[:, :, i, j]
     return dxp
+
+
+def _input_grad_stride1(
+    dout: np.ndarray, w_t: np.ndarray, padded_shape: tuple[int, ...], kh: int, kw: int
+) -> np.ndarray:
+    """Gradient of the padded input for stride 1, with long contiguous additions.
+
+    Same result as ``_col2im(w_t @ dout)``, faster: ``dout`` is widened with zero columns to the
+    padded width Wp, so that output (y, x) and its input pixel (y + i, x + j) are a constant
+    ``i*Wp + j`` apart in the flattened (H*Wp) image. Each kernel offset then adds one contiguous
+    block of H_out*Wp values per channel instead of H_out short rows; the zero columns contribute
+    nothing. Costs a few percent more in the matrix product; saves more in the additions.
+    """
+    n, c_out, ho, wo = dout.shape
+    c_in, hp, wp = padded_shape[1:]
+    wide = np.zeros((n, c_out, ho, wp), dtype=dout.dtype)
+    wide[..., :wo] = dout
+    dcols = np.matmul(w_t, wide.reshape(n, c_out, ho * wp)).reshape(n, c_in, kh, kw, ho * wp)
+    # kw - 1 spare cells at the end: the widened rows of the last offsets run past H*Wp.
+    flat = np.zeros((n, c_in, hp * wp + kw - 1), dtype=dout.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * wp + j
+            flat[:, :, start : start + ho * wp] += dcols[:, :, i, j]
+    return flat[:, :, : hp * wp].reshape(n, c_in, hp, wp)

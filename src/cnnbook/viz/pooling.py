@@ -512,7 +512,7 @@ def plot_pool_backward(
         if title == "input x":  # values: light greys, so that the numbers stay readable
             span = float(np.ptp(arr)) or 1.0
             limits = (arr.min() - 0.2 * span, arr.max() + 1.5 * span)
-            cmap = "Greys_r"
+            cmap = "Greys"
         else:  # gradients: signed, white at zero
             limits = (-np.abs(arr).max() - 1e-12, np.abs(arr).max() + 1e-12)
             cmap = "RdBu_r"

@@ -113,13 +113,20 @@ def mini_source() -> dict:
         _cell("markdown", "## Task 1: scale", grade_id="md-scale", locked=True),
         _cell("code", SCALE, grade_id="scale", solution=True),
         _cell("code", TEST_SCALE, grade_id="test_scale", grade=True, points=1, locked=True),
-        _cell("code", TEST_SCALE_HIDDEN, grade_id="test_scale_hidden", grade=True, points=2,
-              locked=True),
+        _cell(
+            "code",
+            TEST_SCALE_HIDDEN,
+            grade_id="test_scale_hidden",
+            grade=True,
+            points=2,
+            locked=True,
+        ),
         _cell("markdown", "## Task 2: ReLU", grade_id="md-relu", locked=True),
         _cell("code", RELU, grade_id="relu", solution=True),
         _cell("code", TEST_RELU, grade_id="test_relu", grade=True, points=2, locked=True),
-        _cell("code", TEST_RELU_HIDDEN, grade_id="test_relu_hidden", grade=True, points=3,
-              locked=True),
+        _cell(
+            "code", TEST_RELU_HIDDEN, grade_id="test_relu_hidden", grade=True, points=3, locked=True
+        ),
     ]
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
 
@@ -182,12 +189,21 @@ def course(tmp_path: Path) -> Course:
 @pytest.fixture(scope="session")
 def fast_limits() -> Limits:
     """Short limits so that time-limit tests cost about a second each."""
-    return Limits(call_timeout=1.5, cell_timeout=3.0, submission_timeout=60.0,
-                  memory_bytes=512 << 20, output_chars=5_000)
+    return Limits(
+        call_timeout=1.5,
+        cell_timeout=3.0,
+        submission_timeout=60.0,
+        memory_bytes=512 << 20,
+        output_chars=5_000,
+    )
 
 
 @pytest.fixture(scope="session")
 def nbtools() -> SimpleNamespace:
     """The notebook helpers of this file (test modules cannot import a conftest)."""
-    return SimpleNamespace(mini_source=mini_source, release_of=release_of,
-                           replace_solution=replace_solution, cell=_cell)
+    return SimpleNamespace(
+        mini_source=mini_source,
+        release_of=release_of,
+        replace_solution=replace_solution,
+        cell=_cell,
+    )

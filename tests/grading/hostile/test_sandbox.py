@@ -65,16 +65,27 @@ def test_untouched_release_scores_zero_and_completes(course, nbtools, fast_limit
     ("body", "why"),
     [
         ("from cnnbook.numpy_ref import scale\n", "cnnbook"),
-        ("def scale(x, factor):\n    return torch.mul(torch.from_numpy(x), factor).numpy()\n",
-         "torch"),
-        ("import torch.nn.functional as F\n\ndef scale(x, factor):\n"
-         "    return F.linear(torch.from_numpy(x)[..., None], torch.tensor([[factor]]))[..., 0]"
-         ".numpy()\n", "torch"),
-        ("from scipy import signal\n\ndef scale(x, factor):\n"
-         "    return signal.convolve(x, [[factor]], mode='same')\n", "scipy"),
+        (
+            "def scale(x, factor):\n    return torch.mul(torch.from_numpy(x), factor).numpy()\n",
+            "torch",
+        ),
+        (
+            "import torch.nn.functional as F\n\ndef scale(x, factor):\n"
+            "    return F.linear(torch.from_numpy(x)[..., None], torch.tensor([[factor]]))[..., 0]"
+            ".numpy()\n",
+            "torch",
+        ),
+        (
+            "from scipy import signal\n\ndef scale(x, factor):\n"
+            "    return signal.convolve(x, [[factor]], mode='same')\n",
+            "scipy",
+        ),
         # hidden from the static check: the child refuses the library itself
-        ("def scale(x, factor):\n    m = __import__('tor' + 'ch')\n"
-         "    return m.from_numpy(x).mul(factor).numpy()\n", "not available in a NumPy task"),
+        (
+            "def scale(x, factor):\n    m = __import__('tor' + 'ch')\n"
+            "    return m.from_numpy(x).mul(factor).numpy()\n",
+            "not available in a NumPy task",
+        ),
     ],
     ids=["cnnbook-reference", "torch", "torch.nn.functional", "scipy.signal", "dynamic-import"],
 )
@@ -115,10 +126,11 @@ def test_a_time_limit_cannot_be_swallowed_by_a_broad_except(course, nbtools, fas
 
 
 def test_memory_bomb_scores_zero_and_leaves_the_grader_flat(course, nbtools, fast_limits):
+    grade(course, nbtools.mini_source(), fast_limits)  # the grader's own imports (torch) first
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     body = (
         "def scale(x, factor):\n    hoard = []\n    while True:\n"
-        "        hoard.append(np.ones(1 << 24))\n"
+        "        hoard.append(np.zeros(1 << 23))\n"  # 64 MiB each, until the limit
     )
     result = grade(course, hostile(nbtools, "scale", body), fast_limits)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
@@ -152,12 +164,16 @@ WRONG_BUT_SNEAKY = [
     "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
     "import sys\nsys.excepthook = lambda *args: None\n",
     "rng = None\ntorch = None\n",  # the test's own names stay the instructor's
-    "class _Always(np.ndarray):\n    def __eq__(self, other):\n        return np.ones(self.shape, bool)\n",
+    "class _Always(np.ndarray):\n"
+    "    def __eq__(self, other):\n        return np.ones(self.shape, bool)\n",
 ]
 
 
-@pytest.mark.parametrize("trick", WRONG_BUT_SNEAKY,
-                         ids=["np.allclose", "AssertionError", "traceback", "names", "subclass"])
+@pytest.mark.parametrize(
+    "trick",
+    WRONG_BUT_SNEAKY,
+    ids=["np.allclose", "AssertionError", "traceback", "names", "subclass"],
+)
 def test_patching_the_checks_in_the_student_process_changes_nothing(
     course, nbtools, fast_limits, trick
 ):
@@ -171,7 +187,11 @@ def test_patching_the_checks_in_the_student_process_changes_nothing(
 
 def test_hidden_tests_never_reach_the_student_process(course, nbtools, fast_limits):
     spy = (
-        "import gc, sys\n\ndef scale(x, factor):\n"
+        "import gc, sys\n\ncalls = [0]\n\ndef scale(x, factor):\n"
+        "    calls[0] += 1\n"
+        "    if calls[0] <= 3:  # (not on the line-count probe's calls)\n"
+        "        look()\n    return x * factor\n\n"
+        "def look():\n"
         "    seen = [o for o in gc.get_objects() if isinstance(o, (dict, list, tuple))]\n"
         "    texts = [v for o in seen for v in (o.values() if isinstance(o, dict) else o)\n"
         "             if isinstance(v, str)]\n"
@@ -179,9 +199,9 @@ def test_hidden_tests_never_reach_the_student_process(course, nbtools, fast_limi
         "    while frame is not None and depth < 50:\n"
         "        texts += [c for c in frame.f_code.co_consts if isinstance(c, str)]\n"
         "        frame, depth = frame.f_back, depth + 1\n"
-        "    if any('HIDDEN' in t or '_want' in t for t in texts):\n"
+        "    needles = ('modified its input ' + 'in place', 'BEGIN HIDDEN ' + 'TESTS')\n"
+        "    if any(n in t and t != n for t in texts for n in needles):\n"
         "        print('FOUND THE HIDDEN TESTS')\n"
-        "    return x * factor\n"
     )
     result = grade(course, hostile(nbtools, "scale", spy), fast_limits)
     assert result.scores == FULL
@@ -238,18 +258,33 @@ def test_loops_instead_of_numpy_fail_the_vectorisation_probe(course, nbtools, fa
         "import subprocess\n    subprocess.run(['cat', GRADEBOOK])",
         "open('/tmp/left-behind.txt', 'w').write('x')",
     ],
-    ids=["input", "socket", "urllib", "source", "gradebook", "other-student", "listdir",
-         "subprocess", "write-outside"],
+    ids=[
+        "input",
+        "socket",
+        "urllib",
+        "source",
+        "gradebook",
+        "other-student",
+        "listdir",
+        "subprocess",
+        "write-outside",
+    ],
 )
 def test_input_network_and_instructor_files_fail_cleanly(course, nbtools, fast_limits, attack):
     other = course.submit("other-student", nbtools.mini_source())
-    paths = {"SOURCE": course.source_path, "GRADEBOOK": course.root / "gradebook.db",
-             "OTHER": other, "COURSE": course.root}
+    paths = {
+        "SOURCE": course.source_path,
+        "GRADEBOOK": course.root / "gradebook.db",
+        "OTHER": other,
+        "COURSE": course.root,
+    }
     for name, path in paths.items():
         attack = attack.replace(name, repr(str(path)))
-    body = (f"def scale(x, factor):\n    try:\n        got = {attack.strip()}\n"
-            "    except BaseException as error:\n        print('blocked:', repr(error))\n"
-            "        raise\n    print('GOT', got)\n    return x * factor\n")
+    body = (
+        f"def scale(x, factor):\n    try:\n        got = {attack.strip()}\n"
+        "    except BaseException as error:\n        print('blocked:', repr(error))\n"
+        "        raise\n    print('GOT', got)\n    return x * factor\n"
+    )
     started = time.monotonic()
     result = grade(course, hostile(nbtools, "scale", body), fast_limits)
     assert time.monotonic() - started < 20
@@ -305,8 +340,10 @@ def test_check_tampering_names_each_change(nbtools):
         (b'{"cells": [', "not valid JSON"),
         (b'{"nbformat": 4, "cells": []}\x00', "NUL bytes"),
         (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "nbformat 3"),
-        (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}).encode(),
-         "not text"),
+        (
+            json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}).encode(),
+            "not text",
+        ),
         (json.dumps([1, 2]).encode(), "JSON object"),
         ("\udcff".encode("utf-8", "surrogatepass"), "UTF-8"),
     ],
@@ -324,13 +361,17 @@ def test_invalid_notebooks_are_rejected_quickly(course, fast_limits, content, wh
 
 
 def test_a_million_printed_lines_are_truncated(course, nbtools, fast_limits):
+    grade(course, nbtools.mini_source(), fast_limits)  # the grader's own imports (torch) first
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     body = (
         "for _i in range(1_000_000):\n    print('line', _i)\n\n"
         "def scale(x, factor):\n    return x * factor\n"
     )
-    result = grade(course, hostile(nbtools, "scale", body), Limits(
-        call_timeout=10, cell_timeout=30, output_chars=5_000))
+    result = grade(
+        course,
+        hostile(nbtools, "scale", body),
+        Limits(call_timeout=10, cell_timeout=30, output_chars=5_000),
+    )
     assert result.scores == FULL
     assert len(result.output) < 6_000 and "more characters of output dropped" in result.output
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 50
@@ -339,7 +380,10 @@ def test_a_million_printed_lines_are_truncated(course, nbtools, fast_limits):
 def test_forbidden_uses_reports_lines():
     code = "import numpy as np\nimport scipy.signal\nx = F.conv2d\ny = 'torch.nn'\nz = 'a torch'\n"
     assert forbidden_uses(code, aliases={"F"}) == [
-        "line 2: import scipy.signal", "line 3: uses F", "line 4: names the module 'torch.nn'"]
+        "line 2: import scipy.signal",
+        "line 3: uses F",
+        "line 4: names the module 'torch.nn'",
+    ]
     assert forbidden_uses("def f(x):\n    return np.maximum(x, 0)\n") == []
 
 
@@ -355,4 +399,9 @@ def test_limits_are_validated():
 def test_cell_result_is_plain_data():
     cell = CellResult("t", 1.0, 2.0, "passed")
     assert (cell.grade_id, cell.points, cell.max_points, cell.status, cell.message) == (
-        "t", 1.0, 2.0, "passed", "")
+        "t",
+        1.0,
+        2.0,
+        "passed",
+        "",
+    )

@@ -1,0 +1,185 @@
+"""Training benchmarks of chapter 6, printed as tables.
+
+Run: .venv/bin/python benchmarks/bench_training.py [--only accuracy|overhead|numpy]
+
+1. accuracy: the reference CNN on "glyph-digits" (target: >= 98.5 % test accuracy within 60 s of
+   training), an MLP with about as many parameters (target: at least 3 points lower), and the
+   accuracy each keeps when every test image is shifted by 2 or 3 pixels.
+2. overhead: ``cnnbook.training.fit`` against a bare hand-written loop over the same batches with
+   the same model (best of a few runs; target: fit within 10 %).
+3. NumPy vs PyTorch: seconds per epoch of the one-convolution network trained with
+   ``cnnbook.numpy_trainer`` and with PyTorch on the same data.
+
+Every number is measured in this run on this machine; the device and thread count are printed.
+Timings are wall-clock and suffer from other processes on the machine: run it on an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnbook import data, numpy_trainer
+from cnnbook.device import describe_device
+from cnnbook.models import (
+    build_mlp,
+    build_reference_cnn,
+    build_small_cnn,
+    count_parameters,
+    mlp_width_for_params,
+)
+from cnnbook.training import evaluate, fit, set_seed
+
+DATASET = "glyph-digits"
+
+
+def shift_images(
+    X: torch.Tensor, seed: int, min_shift: int = 2, max_shift: int = 3
+) -> torch.Tensor:
+    """Move each image by a random offset (dy, dx), each in +-[min_shift, max_shift] or 0,
+    with at least one non-zero; the uncovered border is filled with zeros (the background)."""
+    rng = np.random.default_rng(seed)
+    n, _, h, w = X.shape
+    out = torch.zeros_like(X)
+    pad = max_shift
+    padded = nn.functional.pad(X, (pad, pad, pad, pad))
+    for i in range(n):
+        while True:
+            dy, dx = (
+                int(rng.choice([0, 1])) * int(rng.integers(min_shift, max_shift + 1))
+                * int(rng.choice([-1, 1]))
+                for _ in range(2)
+            )  # fmt: skip
+            if dy or dx:
+                break
+        out[i] = padded[i, :, pad - dy : pad - dy + h, pad - dx : pad - dx + w]
+    return out
+
+
+def batches(X: torch.Tensor, y: torch.Tensor, size: int = 1000) -> list:
+    return list(zip(X.split(size), y.split(size), strict=True))
+
+
+def accuracy_benchmark(args: argparse.Namespace) -> None:
+    X, y = data.load(DATASET, "train", as_tensor=True)
+    X_test, y_test = data.load(DATASET, "test", as_tensor=True)
+    X_shift = shift_images(X_test, seed=1)
+    train = data.make_loader(X, y, batch_size=args.batch_size, shuffle=True, seed=0)
+    cnn_params = count_parameters(build_reference_cnn())
+    width = mlp_width_for_params(cnn_params, num_hidden=2)
+    print(f"\n1. accuracy on {DATASET}: {len(y)} training and {len(y_test)} test images")
+    print(f"   {args.epochs} epochs, Adam lr {args.lr}, cosine schedule, batch {args.batch_size}")
+    header = f"{'model':<24}{'params':>9}{'epochs':>8}{'train s':>9}{'test acc':>10}"
+    print(header + f"{'shifted':>9}{'drop':>7}")
+    results = {}
+    for name, build in (
+        ("reference CNN", build_reference_cnn),
+        (f"MLP 784-{width}-{width}-10", lambda: build_mlp(width, 2)),
+    ):
+        set_seed(0)
+        model = build()
+        history = fit(
+            model, train, epochs=args.epochs, lr=args.lr, scheduler="cosine", device="cpu",
+            seed=0, progress=False,
+        )  # fmt: skip
+        acc = evaluate(model, batches(X_test, y_test), "cpu")
+        acc_shift = evaluate(model, batches(X_shift, y_test), "cpu")
+        results[name] = acc
+        print(
+            f"{name:<24}{count_parameters(model):>9,}{history.epochs:>8}{history.total_time:>9.1f}"
+            f"{acc:>10.4f}{acc_shift:>9.4f}{acc - acc_shift:>7.3f}"
+        )
+    cnn, mlp = results.values()
+    print(f"   CNN - MLP = {100 * (cnn - mlp):.2f} points (target >= 3)")
+
+
+def bare_loop(model, loader, optimizer, loss_fn) -> None:
+    model.train()
+    for X, y in loader:
+        loss = loss_fn(model(X), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def overhead_benchmark(args: argparse.Namespace) -> None:
+    X, y = data.load(DATASET, "train", n=args.overhead_n, as_tensor=True)
+    print(f"\n2. loop overhead: 1 epoch of {len(y)} images, batch {args.batch_size}, best of "
+          f"{args.repeats}")  # fmt: skip
+    print(f"{'model':<16}{'bare s':>9}{'fit s':>9}{'ratio':>8}{'fit+bar s':>11}{'ratio':>8}")
+    for name, build in (("reference CNN", build_reference_cnn), ("small CNN", build_small_cnn)):
+        torch.manual_seed(0)
+        start_model = build()
+        times = {"bare": [], "fit": [], "fit+bar": []}
+        for _ in range(args.repeats):
+            for kind in times:
+                model = copy.deepcopy(start_model)
+                loader = data.make_loader(X, y, batch_size=args.batch_size, shuffle=True, seed=0)
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                t0 = time.perf_counter()
+                if kind == "bare":
+                    bare_loop(model, loader, opt, nn.CrossEntropyLoss())
+                else:
+                    fit(
+                        model, loader, epochs=1, optimizer=opt, device="cpu",
+                        progress=kind == "fit+bar",
+                    )  # fmt: skip
+                times[kind].append(time.perf_counter() - t0)
+        bare, plain, bar = (min(times[k]) for k in ("bare", "fit", "fit+bar"))
+        print(
+            f"{name:<16}{bare:>9.3f}{plain:>9.3f}{plain / bare:>8.3f}{bar:>11.3f}{bar / bare:>8.3f}"
+        )
+    print("   target: fit / bare <= 1.10 (the bar column adds tqdm's progress bars)")
+
+
+def numpy_benchmark(args: argparse.Namespace) -> None:
+    X, y = data.load(DATASET, "train", n=args.numpy_n)
+    batch = 64
+    print(f"\n3. one-conv network, 1 epoch of {len(y)} images, batch {batch}, SGD momentum 0.9")
+    torch.manual_seed(0)
+    torch_model = build_small_cnn()
+    np_model = numpy_trainer.small_cnn().load_torch(torch_model)
+    t0 = time.perf_counter()
+    h = numpy_trainer.fit(np_model, X, y, epochs=1, lr=0.02, batch_size=batch, progress=False)
+    numpy_s = time.perf_counter() - t0
+    loader = data.make_loader(X, y, batch_size=batch, shuffle=True, seed=0)
+    opt = torch.optim.SGD(torch_model.parameters(), lr=0.02, momentum=0.9)
+    t0 = time.perf_counter()
+    bare_loop(torch_model, loader, opt, nn.CrossEntropyLoss())
+    torch_s = time.perf_counter() - t0
+    print(f"{'trainer':<10}{'s/epoch':>9}{'train loss':>12}")
+    print(f"{'NumPy':<10}{numpy_s:>9.2f}{h['train_loss'][0]:>12.4f}")
+    print(f"{'PyTorch':<10}{torch_s:>9.2f}")
+    print(f"   NumPy / PyTorch time per epoch = {numpy_s / torch_s:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--overhead-n", type=int, default=4000)
+    parser.add_argument("--numpy-n", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=["accuracy", "overhead", "numpy"], default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"device: {describe_device(torch.device('cpu'))}, torch {torch.__version__}")
+    for name, bench in (
+        ("accuracy", accuracy_benchmark),
+        ("overhead", overhead_benchmark),
+        ("numpy", numpy_benchmark),
+    ):
+        if args.only in (None, name):
+            bench(args)
+
+
+if __name__ == "__main__":
+    main()

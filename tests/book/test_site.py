@@ -1,0 +1,213 @@
+"""The built website in a real browser, offline: headless Debian Chromium driven by Playwright.
+
+Serves ``_build/html`` on 127.0.0.1 and visits every page of the table of contents. On each page:
+no console error, no failed request, no request to any other host, math typeset by MathJax with no
+raw TeX left, every image loaded; notebook pages carry a correct Colab link; the explorers respond
+to a slider; the search page finds a term. A full-page screenshot of every page is saved in
+``_build/screenshots/``. Run with ``make site-test`` (which builds the book first).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+# Pages whose sources contain mathematics.
+MATH_PAGES = {
+    "chapters/01-mlp-to-cnn",
+    "chapters/02-convolution",
+    "chapters/03-activations",
+    "glossary",
+}
+EXPLORER_PAGES = {"chapters/01-mlp-to-cnn", "chapters/02-convolution", "chapters/03-activations"}
+
+pytestmark = pytest.mark.browser
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+    for part in toc["parts"]:
+        pages += [entry["file"] for entry in part["chapters"]]
+    return pages
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (SITE / "index.html").exists():
+        pytest.fail("_build/html is missing: run `make book` first (make site-test does)")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps`")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class PageWatch:
+    """Records console errors, failed requests and every request that leaves 127.0.0.1."""
+
+    def __init__(self, page) -> None:
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.foreign: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
+        page.on("response", self._response)
+        page.route("**/*", self._route)
+
+    def _console(self, msg) -> None:
+        if msg.type == "error":
+            self.errors.append(msg.text)
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.failed.append(f"{response.url} (HTTP {response.status})")
+
+    def _route(self, route) -> None:
+        url = urlparse(route.request.url)
+        if url.scheme in ("http", "https") and url.hostname != "127.0.0.1":
+            self.foreign.append(route.request.url)
+            route.abort()  # the site must work offline: never let a request out
+        else:
+            route.continue_()
+
+
+def open_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(url, wait_until="load")
+    return context, page, watch
+
+
+RAW_TEX_JS = """() => {
+  const skip = new Set(["SCRIPT", "STYLE", "PRE", "CODE", "TEXTAREA", "MJX-CONTAINER"]);
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    let node = walker.currentNode, el = node.parentElement, hidden = false;
+    while (el) { if (skip.has(el.tagName)) { hidden = true; break; } el = el.parentElement; }
+    if (hidden) continue;
+    const t = node.textContent;
+    if (t.includes("$$") || t.includes("\\\\(") || t.includes("\\\\[") || t.includes("\\\\begin"))
+      bad.push(t.trim().slice(0, 80));
+  }
+  return bad;
+}"""
+
+IMAGES_JS = """async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { i.loading = "eager"; });
+  await Promise.all(imgs.map(i => i.complete ? null :
+    new Promise(r => { i.addEventListener("load", r); i.addEventListener("error", r); })));
+  return imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80));
+}"""
+
+
+@pytest.mark.parametrize("doc", toc_pages())
+def test_page_renders_offline(server, browser, doc):
+    context, page, watch = open_page(browser, f"{server}/{doc}.html")
+    try:
+        assert page.title(), f"{doc}: empty title"
+        if doc in MATH_PAGES:
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.evaluate("() => MathJax.startup.promise")
+            typeset = page.locator("mjx-container").count()
+            assert typeset > 0, f"{doc}: no MathJax output"
+        assert page.evaluate(RAW_TEX_JS) == [], f"{doc}: raw TeX left on the page"
+        assert page.evaluate(IMAGES_JS) == [], f"{doc}: images that did not load"
+        if doc.startswith("chapters/"):
+            colab = page.locator("a[href^='https://colab.research.google.com/']")
+            assert colab.count() >= 1, f"{doc}: no Colab launch link"
+            href = colab.first.get_attribute("href")
+            assert href == (
+                "https://colab.research.google.com/github/cnn-book/cnn-book/blob/main/"
+                f"{doc}.ipynb"
+            )
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{doc.replace('/', '__')}.png"), full_page=True)
+        page.wait_for_load_state("networkidle")
+        assert watch.foreign == [], f"{doc}: requests to other hosts {watch.foreign}"
+        assert watch.failed == [], f"{doc}: failed requests {watch.failed}"
+        assert watch.errors == [], f"{doc}: console errors {watch.errors}"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("doc", sorted(EXPLORER_PAGES))
+def test_explorers_respond_to_a_control(server, browser, doc):
+    context, page, watch = open_page(browser, f"{server}/{doc}.html")
+    try:
+        explorers = page.locator(".cnnbook-explorer")
+        assert explorers.count() >= 1, f"{doc}: no explorer on the page"
+        for k in range(explorers.count()):
+            ex = explorers.nth(k)
+            ex.scroll_into_view_if_needed()
+            view = ex.locator(".cnnbook-view")
+            caption = ex.locator(".cnnbook-caption")
+            before = (view.inner_html(), caption.inner_html())
+            assert before[0] or before[1], f"{doc}: explorer {k} shows nothing"
+            control = ex.locator("[data-control]").first
+            if control.evaluate("el => el.tagName") == "SELECT":
+                options = control.locator("option")
+                control.select_option(index=options.count() - 1)
+            else:
+                control.fill(control.get_attribute("max"))  # fires the input event
+            after = (view.inner_html(), caption.inner_html())
+            assert after != before, f"{doc}: explorer {k} did not change"
+            images = page.evaluate(IMAGES_JS)
+            assert images == [], f"{doc}: explorer {k} shows broken images"
+        shot = SHOTS / f"{doc.replace('/', '__')}__explorer.png"
+        explorers.first.screenshot(path=str(shot))
+        assert watch.errors == [] and watch.foreign == []
+    finally:
+        context.close()
+
+
+def test_search_finds_a_term(server, browser):
+    context, page, watch = open_page(browser, f"{server}/search.html?q=receptive")
+    try:
+        results = page.locator("#search-results li")
+        results.first.wait_for(timeout=20_000)
+        found = " ".join(results.all_inner_texts())
+        assert results.count() >= 1
+        assert "Convolution" in found or "From MLPs to CNNs" in found
+        page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
+        assert watch.errors == [] and watch.foreign == [] and watch.failed == []
+    finally:
+        context.close()
