@@ -11,6 +11,7 @@ shifts hurt the MLP far more than the CNN. Timings depend on the load of the mac
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import time
 
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbook import data
+from cnnbook.data import GlyphStyle, make_glyph_dataset
 
 
 def reference_cnn() -> nn.Module:
@@ -87,7 +89,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="training seconds per model")
     parser.add_argument("--epochs", type=int, default=1000, help="stop after this many epochs")
     parser.add_argument("--n-train", type=int, default=20000)
+    parser.add_argument("--style", nargs="*", default=[], help="GlyphStyle overrides: key=value")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", nargs="+", default=["cnn", "mlp"], choices=["cnn", "mlp"])
     parser.add_argument(
         "--clock",
         choices=["wall", "cpu"],
@@ -102,15 +106,30 @@ def main() -> None:
     print(f"{args.threads} thread(s), {args.clock} clock, load average {os.getloadavg()[0]:.1f}")
 
     start = time.perf_counter()
-    X, y = data.load(args.dataset, "train", n=args.n_train, seed=args.seed, as_tensor=True)
-    Xt, yt = data.load(args.dataset, "test", seed=args.seed, as_tensor=True)
+    if args.style:  # try other difficulty settings without touching the package defaults
+        style = GlyphStyle(
+            **{k: ast.literal_eval(v) for k, v in (a.split("=") for a in args.style)}
+        )
+        print(style)
+        X, y = map(
+            torch.from_numpy,
+            make_glyph_dataset(args.dataset, "train", args.n_train, args.seed, style=style),
+        )
+        Xt, yt = map(
+            torch.from_numpy, make_glyph_dataset(args.dataset, "test", 5000, args.seed, style=style)
+        )
+    else:
+        X, y = data.load(args.dataset, "train", n=args.n_train, seed=args.seed, as_tensor=True)
+        Xt, yt = data.load(args.dataset, "test", seed=args.seed, as_tensor=True)
     print(
         f"generated {len(y)} train + {len(yt)} test images in {time.perf_counter() - start:.1f} s"
     )
 
-    shifts = [(0, 3), (3, 0), (-3, 3), (0, -4), (4, 4)]
+    shifts = [(0, 3), (3, 0), (0, -3), (-3, 0), (2, 2), (-2, -2), (2, -2), (-2, 2)]
     results = {}
     for label, build in (("cnn", reference_cnn), ("mlp", mlp)):
+        if label not in args.models:
+            continue
         torch.manual_seed(args.seed)
         model = build()
         print(label, flush=True)
@@ -121,8 +140,10 @@ def main() -> None:
         results[label] = (clean, shifted)
         print(
             f"{label}: {params:,} params, {epochs} epochs in {seconds:.0f} {args.clock} s, "
-            f"test {clean:.2%}, shifted test (3-4 px) {shifted:.2%}, drop {clean - shifted:.2%}"
+            f"test {clean:.2%}, shifted test (3 px) {shifted:.2%}, drop {clean - shifted:.2%}"
         )
+    if len(results) < 2:
+        return
     (cnn, cnn_shift), (mlp_acc, mlp_shift) = results["cnn"], results["mlp"]
     print(f"CNN >= 98.5%: {cnn >= 0.985}  ({cnn:.2%})")
     print(f"MLP at least 3 points below the CNN: {cnn - mlp_acc >= 0.03}  ({cnn - mlp_acc:.2%})")

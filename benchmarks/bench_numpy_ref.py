@@ -2,8 +2,10 @@
 
 Run with ``make bench`` or ``python benchmarks/bench_numpy_ref.py [--repeats 7] [--no-write]``.
 Prints a ratio table (NumPy time / PyTorch time; below 1 means NumPy is faster) and writes it as
-markdown to ``benchmarks/RESULTS.md``. Each timing is the best of ``--repeats`` runs, NumPy and
-PyTorch runs interleaved, so that a noisy shared machine penalises both alike.
+markdown to ``benchmarks/RESULTS.md``. Each timing is the best of ``--repeats`` runs (or more for
+fast ops), NumPy and PyTorch runs interleaved so that a noisy shared machine penalises both alike.
+Ratios use CPU time (``time.process_time``: user + system time of every thread of the process),
+which preemption by other processes does not inflate; wall-clock ratios are printed beside them.
 """
 
 from __future__ import annotations
@@ -40,13 +42,19 @@ class Case:
     numpy_fn: Callable[[], object]
     torch_fn: Callable[[], object]
     target: float | None  # the largest acceptable ratio, None for information only
-    numpy_ms: float = 0.0
+    numpy_ms: float = 0.0  # best CPU time of one run
     torch_ms: float = 0.0
+    numpy_wall_ms: float = 0.0  # best wall-clock time of one run
+    torch_wall_ms: float = 0.0
     runs: int = 0
 
     @property
     def ratio(self) -> float:
         return self.numpy_ms / self.torch_ms
+
+    @property
+    def wall_ratio(self) -> float:
+        return self.numpy_wall_ms / self.torch_wall_ms
 
 
 def _rng() -> np.random.Generator:
@@ -179,9 +187,9 @@ def extrapolate_naive(case: Case, c_in: int, c_out: int, side: int, n_small: int
     times = []
     with torch.no_grad():
         for _ in range(5):
-            start = time.perf_counter()
+            start = time.process_time()
             F.conv2d(xt, wt, padding=1)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
     torch_ms = 1e3 * min(times)
     naive_ms = case.numpy_ms * 64 / n_small
     return (
@@ -201,13 +209,16 @@ def best_ms(case: Case, repeats: int, min_seconds: float) -> int:
     case.torch_fn()
     once = max(time.perf_counter() - start, 1e-6) / 2
     repeats = max(repeats, min(300, int(min_seconds / once)))
-    numpy_times, torch_times = [], []
+    cpu = {"numpy": [], "torch": []}
+    wall = {"numpy": [], "torch": []}
     for _ in range(repeats):
-        for fn, times in ((case.numpy_fn, numpy_times), (case.torch_fn, torch_times)):
-            start = time.perf_counter()
+        for side, fn in (("numpy", case.numpy_fn), ("torch", case.torch_fn)):
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
             fn()
-            times.append(time.perf_counter() - start)
-    case.numpy_ms, case.torch_ms = 1e3 * min(numpy_times), 1e3 * min(torch_times)
+            cpu[side].append(time.process_time() - start_cpu)
+            wall[side].append(time.perf_counter() - start_wall)
+    case.numpy_ms, case.torch_ms = 1e3 * min(cpu["numpy"]), 1e3 * min(cpu["torch"])
+    case.numpy_wall_ms, case.torch_wall_ms = 1e3 * min(wall["numpy"]), 1e3 * min(wall["torch"])
     return repeats
 
 
@@ -225,25 +236,35 @@ def markdown(cases: list[Case], repeats: int, notes: list[str]) -> str:
         "Written by `benchmarks/bench_numpy_ref.py` (`make bench`); do not edit by hand.",
         "Forward + backward (the naive loops: forward only), float32, N = 64 unless stated; "
         f"best of at least {repeats} interleaved runs per side (more for fast ops, see 'runs'); "
-        "ratio = NumPy time / PyTorch time (below 1: NumPy is faster).",
+        "ratio = NumPy time / PyTorch time (below 1: NumPy is faster). Times are CPU time of the "
+        "process (`time.process_time`, user + system, every thread), which a busy shared machine "
+        "does not inflate by preempting the run; the wall-clock ratio is shown beside it.",
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {cpu}, {platform.machine()}, Python {platform.python_version()}",
         f"- numpy {np.__version__}, torch {torch.__version__}",
+        f"- load average when the run ended (the machine is shared): {_load()}",
         "",
-        "| op | shape | NumPy ms | PyTorch ms | ratio | target | | runs |",
-        "|---|---|---:|---:|---:|---:|---|---:|",
+        "| op | shape | NumPy ms | PyTorch ms | ratio | target | | wall-clock ratio | runs |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for c in cases:
         target = "-" if c.target is None else f"<= {c.target:g}"
         lines.append(
             f"| {c.name} | {c.shape} | {c.numpy_ms:.2f} | {c.torch_ms:.2f} | {c.ratio:.2f} | "
-            f"{target} | {verdict(c)} | {c.runs} |"
+            f"{target} | {verdict(c)} | {c.wall_ratio:.2f} | {c.runs} |"
         )
     if notes:
         lines += ["", "The naive loop convolution (forward only, measured at N = 2):", ""]
         lines += [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{v:.1f}" for v in os.getloadavg()) + f" on {os.cpu_count()} cores"
+    except OSError:
+        return "unknown"
 
 
 def _cpu_name() -> str:
@@ -280,7 +301,7 @@ def main() -> None:
     ]
     naive_shapes = {cases[-2].name: (3, 32, 32), cases[-1].name: (32, 64, 28)}
     notes = []
-    print(f"{'op':<32}{'NumPy ms':>10}{'torch ms':>10}{'ratio':>8}{'target':>8}")
+    print(f"{'op (CPU time)':<32}{'NumPy ms':>10}{'torch ms':>10}{'ratio':>8}{'target':>8}")
     for case in cases:
         if case.target is None:  # the naive loops: a few runs are plenty
             case.runs = best_ms(case, 3, 0.0)
@@ -289,7 +310,7 @@ def main() -> None:
         target = "-" if case.target is None else f"{case.target:g}"
         print(
             f"{case.name:<32}{case.numpy_ms:>10.2f}{case.torch_ms:>10.2f}{case.ratio:>8.2f}"
-            f"{target:>8}  {verdict(case)}",
+            f"{target:>8}  {verdict(case):<7} wall-clock ratio {case.wall_ratio:.2f}",
             flush=True,
         )
         if case.name in naive_shapes:

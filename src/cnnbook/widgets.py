@@ -432,7 +432,7 @@ def sliding_window_explorer(x: np.ndarray, w: np.ndarray, stride: int = 1) -> Ex
         current = np.zeros(out.shape, dtype=bool)
         current[i, j] = True
         products = " + ".join(
-            f"{a:g}&middot;{b:g}"
+            f"{_signed(a)}&middot;{_signed(b)}"
             for a, b in zip(x[r : r + kh, c : c + kw].flat, w.flat, strict=True)
         )
         tables = (
@@ -672,6 +672,11 @@ def _figure_png_fast(fig: Any, dpi: int = 72) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _signed(v: float) -> str:
+    """A number for a written-out product: negatives in parentheses, with a real minus sign."""
+    return f"({v:g})".replace("-", "&minus;") if v < 0 else f"{v:g}"
 
 
 def _log_bars(items: Sequence[tuple[str, int, str]], top: float) -> str:

@@ -115,6 +115,8 @@ def open_page(browser, url: str):
     return context, page, watch
 
 
+MATHJAX_READY_JS = "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+
 RAW_TEX_JS = """() => {
   const skip = new Set(["SCRIPT", "STYLE", "PRE", "CODE", "TEXTAREA", "MJX-CONTAINER"]);
   const bad = [];
@@ -145,7 +147,7 @@ def test_page_renders_offline(server, browser, doc):
     try:
         assert page.title(), f"{doc}: empty title"
         if doc in MATH_PAGES:
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.wait_for_function(MATHJAX_READY_JS)
             page.evaluate("() => MathJax.startup.promise")
             typeset = page.locator("mjx-container").count()
             assert typeset > 0, f"{doc}: no MathJax output"
@@ -156,8 +158,7 @@ def test_page_renders_offline(server, browser, doc):
             assert colab.count() >= 1, f"{doc}: no Colab launch link"
             href = colab.first.get_attribute("href")
             assert href == (
-                "https://colab.research.google.com/github/cnn-book/cnn-book/blob/main/"
-                f"{doc}.ipynb"
+                f"https://colab.research.google.com/github/cnn-book/cnn-book/blob/main/{doc}.ipynb"
             )
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{doc.replace('/', '__')}.png"), full_page=True)

@@ -83,7 +83,7 @@ def test_command_line_grades_good_and_reports_bad_submissions(tmp_path: Path) ->
         [
             sys.executable, "-m", "cnnbook.grading", "grade", A, "--root", str(ROOT),
             "--submitted", str(submitted), "--output", str(output), "--jobs", "2",
-            "--cell-timeout", "2", "--quiet",
+            "--cell-timeout", "2", "--quiet", "--autograded", str(tmp_path / "autograded"),
         ],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -110,6 +110,9 @@ def test_command_line_grades_good_and_reports_bad_submissions(tmp_path: Path) ->
     for student in ("crash", "slow", "stuck", "broken", "absent"):
         assert f"{student}: {status[student]}" in done.stderr
     assert "graded 8 submissions" in done.stdout
+    feedback = nbformat.read(tmp_path / "autograded" / "slow" / A / f"{A}.ipynb", as_version=4)
+    errors = [o for c in feedback.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert any(o.ename == "CellTimeoutError" for o in errors)
 
 
 @pytest.mark.slow

@@ -45,6 +45,8 @@ class GlyphStyle:
         aspect: largest relative change of width against height.
         shear: largest horizontal shear factor (either sign).
         shift: largest translation in output pixels, per axis (either sign).
+        shift_std: if set, translations are normal with this standard deviation (pixels),
+            clipped to ``shift``; otherwise uniform in ``[-shift, shift]``.
         stroke_probs: probabilities of (thinner, unchanged, thicker, much thicker) strokes.
         ink: (low, high) brightness of the strokes.
         background: largest background grey level.
@@ -58,6 +60,7 @@ class GlyphStyle:
     aspect: float = 0.12
     shear: float = 0.15
     shift: float = 3.0
+    shift_std: float | None = None
     stroke_probs: tuple[float, float, float, float] = (0.15, 0.45, 0.3, 0.1)
     ink: tuple[float, float] = (0.7, 1.0)
     background: float = 0.1
@@ -132,7 +135,7 @@ def _draw_params(
         "scale": uniform(*style.scale),
         "aspect": uniform(-style.aspect, style.aspect),
         "shear": uniform(-style.shear, style.shear),
-        "shift": uniform(-style.shift, style.shift, (n, 2)) * (2.0 / size),  # normalised units
+        "shift": _shifts(rng, n, style) * (2.0 / size),  # in affine_grid's normalised units
         "stroke": rng.choice(4, size=n, p=np.asarray(style.stroke_probs)).astype(np.int64),
         "ink": uniform(*style.ink),
         "background": uniform(0.0, style.background),
@@ -146,6 +149,14 @@ def _draw_params(
         "clutter_width": uniform(0.5, 1.1, (n, 2)),
         "clutter_ink": uniform(0.4, 1.0, (n, 2)),
     }
+
+
+def _shifts(rng: np.random.Generator, n: int, style: GlyphStyle) -> np.ndarray:
+    """Translations in pixels, shape (n, 2): uniform, or clipped normal when shift_std is set."""
+    if style.shift_std is None:
+        return rng.uniform(-style.shift, style.shift, size=(n, 2)).astype(np.float32)
+    draws = rng.normal(0.0, style.shift_std, size=(n, 2))
+    return np.clip(draws, -style.shift, style.shift).astype(np.float32)
 
 
 def _render(masters: torch.Tensor, p: dict[str, torch.Tensor], size: int) -> torch.Tensor:

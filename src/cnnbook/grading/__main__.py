@@ -25,7 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
     grade.add_argument("--engine", choices=("fork", "kernel"), default="fork")
     grade.add_argument(
-        "--autograded", type=Path, default=None, help="write executed notebooks here (feedback)"
+        "--autograded",
+        type=Path,
+        default=None,
+        help="folder for the executed notebooks, for feedback (default: <root>/autograded)",
+    )
+    grade.add_argument(
+        "--no-autograded", action="store_true", help="do not keep the executed notebooks"
     )
     grade.add_argument(
         "--gradebook", action="store_true", help="also record the scores in nbgrader's gradebook"
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         cell_timeout=args.cell_timeout,
         engine=args.engine,
         progress=not args.quiet,
-        autograded_dir=args.autograded,
+        autograded_dir=None if args.no_autograded else (args.autograded or root / "autograded"),
     )
     elapsed = time.monotonic() - started
     source = nbformat.read(source_notebook(args.assignment, root), as_version=4)

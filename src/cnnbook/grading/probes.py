@@ -18,11 +18,9 @@ import numpy as np
 
 __all__ = [
     "count_python_lines",
-    "mlp_with_batchnorm",
     "probe_build_model",
     "probe_train_one_epoch",
     "probe_evaluate",
-    "small_bn_cnn",
     "probe_freeze",
     "probe_replace_head",
     "probe_param_groups",
@@ -123,7 +121,7 @@ def probe_build_model(build_fn: Callable[[], Any], x: np.ndarray, params=None) -
     return result
 
 
-def mlp_with_batchnorm(in_features: int, hidden: int, num_classes: int):
+def _mlp_with_batchnorm(in_features: int, hidden: int, num_classes: int):
     """``Flatten -> Linear -> BatchNorm1d -> ReLU -> Linear``: a small model whose output depends
     on train/eval mode (batch norm), used to probe training and evaluation loops."""
     from torch import nn
@@ -159,8 +157,8 @@ def probe_train_one_epoch(
 ) -> dict:
     """Run ``train_fn(model, loader, optimizer, loss_fn, device)`` for one epoch on plain data.
 
-    The model is :func:`mlp_with_batchnorm` (``sizes = (in_features, hidden, num_classes)``)
-    holding ``params``, left in eval mode beforehand (a training loop must switch it); the loader
+    The model is ``Flatten -> Linear(in, hidden) -> BatchNorm1d(hidden) -> ReLU ->
+    Linear(hidden, classes)`` (``sizes = (in, hidden, classes)``) holding ``params``, left in eval mode beforehand (a training loop must switch it); the loader
     does not shuffle; the optimizer is ``torch.optim.SGD(lr, momentum)``; the loss is
     ``nn.CrossEntropyLoss()``; the device is the CPU.
 
@@ -171,7 +169,7 @@ def probe_train_one_epoch(
     import torch
 
     torch.manual_seed(0)
-    model = mlp_with_batchnorm(*sizes)
+    model = _mlp_with_batchnorm(*sizes)
     _load_params(model, params)
     model.eval()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
@@ -203,8 +201,8 @@ def probe_evaluate(
 ) -> dict:
     """Run ``eval_fn(model, loader, device)`` on plain data and report what it did.
 
-    The model is :func:`mlp_with_batchnorm` holding ``params`` and the given batch-norm running
-    estimates, left in *training* mode beforehand (evaluation must switch to eval mode).
+    The model is the one of :func:`probe_train_one_epoch` holding ``params`` and the given
+    batch-norm running estimates, left in *training* mode beforehand (evaluation must switch to eval mode).
 
     Returns:
         ``accuracy`` (as returned), ``params_changed`` and ``running_mean_changed`` (evaluation
@@ -212,7 +210,7 @@ def probe_evaluate(
     """
     import torch
 
-    model = mlp_with_batchnorm(*sizes)
+    model = _mlp_with_batchnorm(*sizes)
     _load_params(model, params)
     with torch.no_grad():
         model[2].running_mean.copy_(torch.as_tensor(np.asarray(running_mean, dtype=np.float32)))
@@ -236,7 +234,7 @@ def probe_evaluate(
 # Assignment 7: transfer learning
 
 
-def small_bn_cnn(num_classes: int = 5):
+def _small_bn_cnn(num_classes: int = 5):
     """A small CNN with batch norm for 1x8x8 inputs: ``[0] Conv(1->4, 3, pad 1), [1] BN, [2] ReLU,
     [3] MaxPool 2, [4] Flatten, [5] Linear(64->16), [6] ReLU, [7] Linear(16->num_classes)``."""
     from torch import nn
@@ -254,7 +252,10 @@ def small_bn_cnn(num_classes: int = 5):
 
 
 def probe_freeze(freeze_fn: Callable[[Any], Any], x: np.ndarray, what: str = "base") -> dict:
-    """Freeze part of :func:`small_bn_cnn` with ``freeze_fn``, then train-mode forward ``x``.
+    """Freeze part of a small CNN with ``freeze_fn``, then run ``x`` through it in training mode.
+
+    The CNN, for 1x8x8 inputs: ``[0] Conv(1->4, 3, pad 1), [1] BatchNorm2d, [2] ReLU,
+    [3] MaxPool 2, [4] Flatten, [5] Linear(64->16), [6] ReLU, [7] Linear(16->5)`` (the head).
 
     Args:
         freeze_fn: the student's ``freeze(module)``.
@@ -271,7 +272,7 @@ def probe_freeze(freeze_fn: Callable[[Any], Any], x: np.ndarray, what: str = "ba
     if what not in ("base", "all"):
         raise ValueError(f"what: got {what!r}, expected 'base' or 'all'")
     torch.manual_seed(0)
-    model = small_bn_cnn()
+    model = _small_bn_cnn()
     with torch.no_grad():  # running estimates that differ from any batch's statistics
         model[1].running_mean.fill_(0.5)
         model[1].running_var.fill_(2.0)
@@ -293,7 +294,7 @@ def probe_freeze(freeze_fn: Callable[[Any], Any], x: np.ndarray, what: str = "ba
 def probe_replace_head(
     replace_fn: Callable[..., Any], num_classes: int, x: np.ndarray, freeze_first: bool = False
 ) -> dict:
-    """Call ``replace_fn(model, num_classes)`` on :func:`small_bn_cnn` (5 classes) in eval mode.
+    """Call ``replace_fn(model, num_classes)`` on the CNN of :func:`probe_freeze`, in eval mode.
 
     Args:
         replace_fn: the student's ``replace_head``.
@@ -310,7 +311,7 @@ def probe_replace_head(
     import torch
 
     torch.manual_seed(0)
-    model = small_bn_cnn(5)
+    model = _small_bn_cnn(5)
     model.eval()
     old_head = model[7]
     base_before = [p.detach().clone() for p in model[:-1].parameters()]
@@ -352,7 +353,7 @@ def probe_replace_head(
 def probe_param_groups(
     groups_fn: Callable[..., Any], head_lr: float, base_lr: float, freeze_base: bool = False
 ) -> dict:
-    """Call ``groups_fn(model, head_lr, base_lr)`` on :func:`small_bn_cnn` and describe the groups.
+    """Call ``groups_fn(model, head_lr, base_lr)`` on the CNN of :func:`probe_freeze`.
 
     Returns:
         ``groups``: for each group, its ``lr`` (None if missing) and the ``names`` of its
@@ -362,7 +363,7 @@ def probe_param_groups(
     import torch
 
     torch.manual_seed(0)
-    model = small_bn_cnn(5)
+    model = _small_bn_cnn(5)
     if freeze_base:
         for p in model[:-1].parameters():
             p.requires_grad_(False)

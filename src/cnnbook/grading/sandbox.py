@@ -153,6 +153,25 @@ class NotebookGrade:
     def scores(self) -> dict[str, float]:
         return {c.grade_id: c.points for c in self.cells}
 
+    @property
+    def status(self) -> str:
+        """``"invalid"`` (rejected), ``"crashed"`` (the student's process ended or a grader
+        failure), ``"timeout"`` (a time limit was hit somewhere) or ``"ok"``."""
+        if self.rejected:
+            return "invalid"
+        statuses = {c.status for c in self.cells}
+        if statuses & {"crashed", "not-run"}:
+            return "crashed"
+        return "timeout" if "timeout" in statuses else "ok"
+
+    @property
+    def message(self) -> str:
+        """One line for a CSV: why the submission was rejected or stopped, and what was noticed."""
+        parts = [self.rejected] if self.rejected else []
+        stopped = [c.message for c in self.cells if c.status in ("crashed", "not-run", "timeout")]
+        parts += stopped[:1] + self.issues
+        return "; ".join(dict.fromkeys(p for p in parts if p))[:2000]
+
 
 class InvalidNotebook(ValueError):
     """A submission that is not a readable nbformat-4 notebook."""

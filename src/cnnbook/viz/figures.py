@@ -272,6 +272,9 @@ def conv_geometry_panel(
     taps = np.arange(kernel_size) * dilation
     for shift, colour in ((stride, (1.0, 0.85, 0.0)), (0, (1.0, 0.0, 0.0))):
         if shift + span <= rgb.shape[1]:
+            # a light tint over the window's span, the taps themselves in full colour
+            area = rgb[:span, shift : shift + span]
+            area[...] = 0.6 * area + 0.4 * np.array(colour)
             for r in taps:
                 for c in taps:
                     rgb[r, shift + c] = colour
@@ -332,10 +335,14 @@ def overlay_figure(
     image: np.ndarray,
     maps: Sequence[np.ndarray],
     titles: Sequence[str],
-    alpha: float = 0.55,
-    cmap: str = "magma",
+    alpha: float = 0.85,
+    cmap: str = "autumn",
 ) -> Figure:
-    """Activation maps (resized to the image) drawn semi-transparently over the grey input."""
+    """Activation maps (stretched to the image) drawn over the grey input.
+
+    Values <= 0 (what a ReLU switched off) are left transparent, so the photo shows through
+    wherever the filter does not respond.
+    """
     if len(maps) != len(titles):
         raise ValueError(f"titles: got {len(titles)}, expected one per map ({len(maps)})")
     fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.3 * (len(maps) + 1), 2.6))
@@ -344,7 +351,8 @@ def overlay_figure(
     extent = (-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5)
     for ax, m, t in zip(axes[1:], maps, titles, strict=True):
         ax.imshow(image, cmap="gray")
-        ax.imshow(m, cmap=cmap, alpha=alpha, extent=extent, interpolation="nearest")
+        shown = np.ma.masked_where(np.asarray(m) <= 0, m)
+        ax.imshow(shown, cmap=cmap, alpha=alpha, extent=extent, interpolation="nearest")
         ax.set_title(t, fontsize=9)
     for ax in axes:
         ax.axis("off")
