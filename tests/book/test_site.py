@@ -5,12 +5,16 @@ no console error, no failed request, no request to any other host, math typeset 
 raw TeX left, every image loaded; notebook pages carry a correct Colab link; the explorers respond
 to a slider; the search page finds a term. A full-page screenshot of every page is saved in
 ``_build/screenshots/``. Run with ``make site-test`` (which builds the book first).
+
+``CNNBOOK_SITE_DIR`` and ``CNNBOOK_TOC`` point the test at another build and its toc (to check a
+partial build while writing a chapter); by default ``_build/html`` and ``_toc.yml``.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,8 +23,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
-SHOTS = ROOT / "_build" / "screenshots"
+SITE = Path(os.environ.get("CNNBOOK_SITE_DIR", ROOT / "_build" / "html"))
+TOC = Path(os.environ.get("CNNBOOK_TOC", ROOT / "_toc.yml"))
+SHOTS = SITE.parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -41,7 +46,7 @@ pytestmark = pytest.mark.browser
 
 
 def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    toc = yaml.safe_load(TOC.read_text(encoding="utf-8"))
     pages = [toc["root"]]
     for part in toc["parts"]:
         pages += [entry["file"] for entry in part["chapters"]]

@@ -23,8 +23,12 @@ from cnnbook.viz import regularization as R
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _one_thread_and_close_figures():
+    # two pytest-xdist workers share two cores: more torch threads would only oversubscribe them
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
+    torch.set_num_threads(before)
     plt.close("all")
 
 
@@ -123,7 +127,7 @@ def test_step_losses_match_full_batch_gradient_descent():
 
 def test_step_losses_start_equal_and_a_huge_rate_diverges():
     X, y = _tiny_data()
-    curves = R.step_losses(_tiny_model, (X, y), [0.01, 1e4], steps=30, batch_size=8)
+    curves = R.step_losses(_tiny_model, (X, y), [0.01, 1e4], steps=12, batch_size=8)
     assert curves[0.01][0] == pytest.approx(curves[1e4][0])  # same weights, same first batch
     assert np.isfinite(curves[0.01]).all()
     assert np.isnan(curves[1e4]).any() or curves[1e4][-1] > 10 * curves[1e4][0]

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from cnnbook.numpy_ref import conv2d_backward, conv2d_forward, conv2d_forward_naive, pad2d
 from cnnbook.testing import check_numeric_gradients, compare_with_torch
@@ -41,6 +43,29 @@ def _random_case(seed):
 def test_conv_matches_torch(forward, seed):
     inputs, kwargs = _random_case(seed)
     compare_with_torch(forward, conv2d_backward, F.conv2d, inputs, kwargs=kwargs, seed=seed)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    n=st.integers(1, 3),
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    size=st.tuples(st.integers(1, 8), st.integers(1, 8)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+)
+def test_conv_property_matches_torch(n, c_in, c_out, size, kernel, stride, padding):
+    """Any shape where the kernel fits the padded input, down to 1x1 images."""
+    assume(all(k <= s + 2 * p for k, s, p in zip(kernel, size, padding, strict=True)))
+    rng = np.random.default_rng(sum(size) + sum(kernel))
+    inputs = {
+        "x": rng.standard_normal((n, c_in, *size)),
+        "w": rng.standard_normal((c_out, c_in, *kernel)),
+        "b": rng.standard_normal(c_out),
+    }
+    kwargs = {"stride": stride, "padding": padding}
+    compare_with_torch(conv2d_forward, conv2d_backward, F.conv2d, inputs, kwargs=kwargs)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

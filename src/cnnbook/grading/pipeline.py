@@ -26,8 +26,8 @@ __all__ = ["SubmissionResult", "find_submissions", "grade_assignment", "write_cs
 def _warm_up_transfer() -> None:
     from .probes import transfer_task_data
 
-    transfer_task_data(n_per_class=20, seed=0)  # the draws the visible and the hidden test use
-    transfer_task_data(n_per_class=20, seed=1, n_test=500)
+    for seed in (0, 1):  # the draws the visible and the hidden test use
+        transfer_task_data(n_per_class=20, seed=seed, n_test=500)
 
 
 # Work every submission of an assignment repeats, done once in the grader before forking.

@@ -158,9 +158,10 @@ def probe_train_one_epoch(
     """Run ``train_fn(model, loader, optimizer, loss_fn, device)`` for one epoch on plain data.
 
     The model is ``Flatten -> Linear(in, hidden) -> BatchNorm1d(hidden) -> ReLU ->
-    Linear(hidden, classes)`` (``sizes = (in, hidden, classes)``) holding ``params``, left in eval mode beforehand (a training loop must switch it); the loader
-    does not shuffle; the optimizer is ``torch.optim.SGD(lr, momentum)``; the loss is
-    ``nn.CrossEntropyLoss()``; the device is the CPU.
+    Linear(hidden, classes)`` (``sizes = (in, hidden, classes)``) holding ``params``, left in
+    eval mode beforehand (a training loop must switch it); the loader does not shuffle; the
+    optimizer is ``torch.optim.SGD(lr, momentum)``; the loss is ``nn.CrossEntropyLoss()``; the
+    device is the CPU.
 
     Returns:
         ``loss`` (what ``train_fn`` returned, as a float), ``params`` after the epoch and
@@ -202,7 +203,8 @@ def probe_evaluate(
     """Run ``eval_fn(model, loader, device)`` on plain data and report what it did.
 
     The model is the one of :func:`probe_train_one_epoch` holding ``params`` and the given
-    batch-norm running estimates, left in *training* mode beforehand (evaluation must switch to eval mode).
+    batch-norm running estimates, left in *training* mode beforehand (evaluation must switch to
+    eval mode).
 
     Returns:
         ``accuracy`` (as returned), ``params_changed`` and ``running_mean_changed`` (evaluation

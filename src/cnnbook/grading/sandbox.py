@@ -309,8 +309,8 @@ def check_tampering(source: dict, submitted: dict) -> list[str]:
             cell.role, "read-only cell"
         )
         if not copies:
-            visible = _normalise(_HIDDEN.sub("", cell.text))
-            if cell.role in ("test", "setup") and visible and visible in submitted_texts:
+            versions = {_normalise(_HIDDEN.sub("", cell.text)), _normalise(cell.text)} - {""}
+            if cell.role in ("test", "setup") and versions & submitted_texts:
                 issues.append(f"{what} {cell.grade_id}: its nbgrader metadata was stripped")
             else:
                 issues.append(f"{what} {cell.grade_id}: deleted")

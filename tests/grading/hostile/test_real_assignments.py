@@ -62,7 +62,13 @@ def wrapped(nb: dict, grade_id: str, name: str, before: str = "", after: str = "
 class Graded:
     """A class of submissions of one assignment, graded once for all the tests that read it."""
 
-    def __init__(self, tmp: Path, assignment: str, submissions: dict[str, dict | bytes]):
+    def __init__(
+        self,
+        tmp: Path,
+        assignment: str,
+        submissions: dict[str, dict | bytes],
+        limits: Limits = LIMITS,
+    ):
         self.assignment = assignment
         self.source = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
         paths = {}
@@ -75,7 +81,7 @@ class Graded:
                 path.write_text(json.dumps(nb))
             paths[student] = path
         started = time.monotonic()
-        self.grades = grade_many(self.source, paths, jobs=2, limits=LIMITS)
+        self.grades = grade_many(self.source, paths, jobs=2, limits=limits)
         self.seconds = time.monotonic() - started
         full = self.grades["solution"]
         self.full = full.scores
@@ -134,6 +140,8 @@ NUMPY_ATTACKS = {
 def conv_class(tmp_path_factory) -> Graded:
     solution = _load("solutions", "02-convolution")
     release = _load("exercises", "02-convolution")
+    root = tmp_path_factory.mktemp("conv-class")
+    (root / "gradebook.db").write_text("the instructor's gradebook")
     subs: dict[str, dict | bytes] = {
         "solution": solution,
         "solution-again": solution,
@@ -157,9 +165,8 @@ def conv_class(tmp_path_factory) -> Graded:
     source_path = ROOT / "solutions" / "02-convolution" / "02-convolution.ipynb"
     secrets = {
         "pad2d": "input('name? ')",
-        "conv2d_forward_naive": "__import__('socket').create_connection(('10.1.2.3', 80), 1)",
+        "conv2d_forward_naive": f"open({str(root / 'gradebook.db')!r}).read()",
         "conv2d_forward": f"open({str(source_path)!r}).read()",
-        "conv2d_backward": "open('../../../gradebook.db').read()",
     }
     nb = solution
     for name, attack in secrets.items():
@@ -170,6 +177,11 @@ def conv_class(tmp_path_factory) -> Graded:
             before=f"try:\n    print('GOT', {attack})\n"
             "except BaseException as e:\n    print('blocked', repr(e))\n    raise",
         )
+    network = (
+        "try:\n    __import__('socket').create_connection(('10.1.2.3', 80), 1)\n"
+        "except Exception as e:\n    print('blocked', repr(e))\n"
+    )
+    _cell(nb, "pad2d")["source"] = network + _text(_cell(nb, "pad2d"))
     subs["secrets"] = nb
     printing = copy.deepcopy(solution)
     _cell(printing, "pad2d")["source"] = (
@@ -189,8 +201,6 @@ def conv_class(tmp_path_factory) -> Graded:
     subs["bad-json"] = b'{"cells": [ {"cell_type": '
     subs["nul-bytes"] = json.dumps(solution).encode()[:-1] + b"\x00}"
     subs["nbformat-3"] = json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}).encode()
-    root = tmp_path_factory.mktemp("conv-class")
-    (root / "gradebook.db").write_text("the instructor's gradebook")
     return Graded(root, "02-convolution", subs)
 
 
@@ -270,10 +280,13 @@ def test_warnings_on_stderr_keep_full_marks(conv_class):
 
 def test_input_network_and_instructor_files_fail_cleanly(conv_class):
     grade = conv_class["secrets"]
-    assert grade.total == 0.0 and grade.status == "ok"  # each task failed, nothing hung
-    assert grade.output.count("blocked") >= 4 and "GOT" not in grade.output
-    for what in ("EOFError", "socket", "02-convolution.ipynb", "gradebook.db"):
-        assert what in grade.output
+    assert grade.status == "ok"  # each task failed, nothing hung
+    assert all(grade.scores[g] == 0.0 for g in conv_class.tests_of("pad2d", "conv2d_forward"))
+    assert "blocked" in grade.output and "GOT" not in grade.output
+    messages = " ".join(c.message for c in grade.cells)
+    for what in ("EOFError", "02-convolution.ipynb", "gradebook.db"):
+        assert what in messages, messages
+    assert "socket.getaddrinfo is not allowed" in grade.output
     assert "instructor's gradebook" not in grade.output and "BEGIN HIDDEN" not in grade.output
     assert grade.seconds < 60
 
@@ -325,7 +338,9 @@ def training_class(tmp_path_factory) -> Graded:
         "release": release,
         "torch-in-numpy-task": replaced(solution, "softmax_cross_entropy", cheat),
     }
-    return Graded(tmp_path_factory.mktemp("training-class"), "06-training", subs)
+    # training runs for seconds: a generous limit per call, still far below "forever"
+    limits = Limits(call_timeout=60.0, cell_timeout=120.0, submission_timeout=300.0)
+    return Graded(tmp_path_factory.mktemp("training-class"), "06-training", subs, limits)
 
 
 def test_training_task_is_graded_on_the_cpu(training_class):
