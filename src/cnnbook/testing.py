@@ -229,7 +229,7 @@ def compare_with_torch(
             arguments, taking the inputs positionally in the order of ``inputs``.
         inputs: name -> array, in the forward function's argument order; arrays only.
         grad_of: names of the inputs whose gradients ``backward`` returns, in its order;
-            default every input.
+            default every floating-point input.
         kwargs: extra keyword arguments of ``forward`` (e.g. stride, padding).
         torch_kwargs: keyword arguments of ``torch_fn``; default ``kwargs``.
         dout: the upstream gradient; default a seeded standard normal array shaped like out.
@@ -246,7 +246,9 @@ def compare_with_torch(
     kwargs = dict(kwargs or {})
     torch_kwargs = dict(kwargs if torch_kwargs is None else torch_kwargs)
     names = list(inputs)
-    grad_of = list(names if grad_of is None else grad_of)
+    if grad_of is None:  # every floating-point input (integer labels have no gradient)
+        grad_of = [k for k, v in inputs.items() if np.issubdtype(v.dtype, np.floating)]
+    grad_of = list(grad_of)
     unknown = [g for g in grad_of if g not in inputs]
     if unknown:
         raise ValueError(f"grad_of: {unknown} are not among the inputs {names}")

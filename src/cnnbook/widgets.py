@@ -518,6 +518,10 @@ def conv_explorer(
         },
         render,
         labels={"kernel_size": "kernel size"},
+        # open on a case where stride and padding visibly matter
+        initial={"filter": filters[-1], "kernel_size": kernel_sizes[-1], "stride": strides[1]}
+        if len(strides) > 1
+        else None,
         scale=3,
     )
 

@@ -43,7 +43,9 @@ def test_train_and_test_splits_differ(name):
     flat_train = X_train.reshape(len(X_train), -1)
     flat_test = X_test.reshape(len(X_test), -1)
     # No test image equals (or nearly equals) a training image.
-    distances = ((flat_test[:, None] - flat_train[None]) ** 2).sum(-1)
+    distances = (
+        (flat_test**2).sum(1)[:, None] + (flat_train**2).sum(1)[None] - 2 * flat_test @ flat_train.T
+    )
     assert distances.min() > 1e-3
 
 

@@ -245,3 +245,14 @@ def test_bad_models_and_loaders_are_rejected(toy, make_dl):
         training.train_one_epoch(model, make_dl(X, y), "sgd", nn.CrossEntropyLoss(), "cpu")
     with pytest.raises(ValueError, match="empty"):
         training.evaluate(model, [], "cpu")
+
+
+def test_fit_steps_a_scheduler_object_once_per_epoch(toy, make_dl):
+    X, y = toy
+    model = tiny_cnn()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    h = training.fit(
+        model, make_dl(X[:32], y[:32]), epochs=3, optimizer=opt, scheduler=sched, progress=False
+    )
+    assert h.lr == [1.0, 0.5, 0.25] and h.total_time == pytest.approx(sum(h.epoch_time))

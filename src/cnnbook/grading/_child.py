@@ -703,10 +703,69 @@ def _describe(error: BaseException) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: ``_child.py FD_IN FD_OUT`` with the configuration as the first message."""
+    """Entry point: ``_child.py FD_IN FD_OUT`` with the configuration as the first message, or
+    ``_child.py --zygote SOCKET_FD`` (see :func:`zygote_main`)."""
+    if argv[0] == "--zygote":
+        zygote_main(int(argv[1]))
+        return
     fd_in, fd_out = int(argv[0]), int(argv[1])
     config = read_message(fd_in, lambda node: None)
     run_child(fd_in, fd_out, config)
+
+
+def zygote_main(sock_fd: int) -> None:
+    """A warm parent for students' processes: import the libraries once, then fork on request.
+
+    Messages on the (SOCK_SEQPACKET) socket: first ``{"preload": [...]}`` (answered ``ready``),
+    then per student process one JSON configuration with two file descriptors attached (the
+    channel); the zygote forks, answers the new process id (8 bytes) and goes back to waiting.
+    The fork sets up its own guards (:func:`run_child`); the zygote itself never runs student code
+    and holds nothing of the grader's. It exits when the grader closes the socket.
+    """
+    import signal
+    import socket
+
+    sock = socket.socket(fileno=sock_fd)
+    first = json.loads(sock.recv(1 << 20))
+    _preload({"preload": first["preload"], "probes_module": None})
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the system
+    sock.send(b"ready")
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+        except (OSError, ValueError):
+            return
+        if not data:
+            return
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:  # the student's process
+            try:
+                sock.close()
+                os.setsid()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                keep = set(fds)
+                for fd in range(3, 256):  # nothing of the zygote's stays open
+                    if fd not in keep:
+                        with _suppress_os_error():
+                            os.close(fd)
+                run_child(fds[0], fds[1], json.loads(data))
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        sock.send(struct.pack("<q", pid))
+
+
+class _suppress_os_error:  # noqa: N801 - a tiny context manager, named like contextlib's
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        return kind is not None and issubclass(kind, OSError)
 
 
 def run_child(fd_in: int, fd_out: int, config: dict) -> None:

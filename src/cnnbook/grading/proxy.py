@@ -13,12 +13,15 @@ Nothing received from the student's process is unpickled (see :mod:`cnnbook.grad
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import contextlib
 import fcntl
 import functools
+import json
 import os
 import select
+import struct
 import subprocess
 import sys
 import time
@@ -122,6 +125,118 @@ class RemoteFunction(RemoteObject):
         return self._session.call(self, args, kwargs)
 
 
+class Zygote:
+    """A warm process that has imported the task's libraries and forks students' processes.
+
+    Starting a student's process then costs a fork (milliseconds) instead of an interpreter start
+    and the imports (torch alone takes a second or more). Every student still gets a fresh
+    process; the zygote never runs student code. One zygote per set of preloaded modules is kept
+    per grader process (:func:`zygote_for`).
+    """
+
+    def __init__(
+        self, preload: list[str], env: dict[str, str] | None, python: str = sys.executable
+    ):
+        import socket
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.process = subprocess.Popen(
+                [python, "-I", "-c", _BOOT, str(CHILD_SCRIPT), "--zygote", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                cwd="/",
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.sock.settimeout(120.0)
+        self.sock.send(json.dumps({"preload": list(preload)}).encode())
+        if self.sock.recv(64) != b"ready":
+            self.close()
+            raise OSError("the zygote did not start")
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def spawn(self, config: dict, fd_in: int, fd_out: int) -> int:
+        """Fork a student's process that serves the channel ``fd_in``/``fd_out``; its pid."""
+        import socket
+
+        socket.send_fds(self.sock, [json.dumps(config).encode()], [fd_in, fd_out])
+        reply = self.sock.recv(64)
+        if len(reply) != 8:
+            raise OSError("the zygote did not fork")
+        return struct.unpack("<q", reply)[0]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+
+
+_ZYGOTES: dict[tuple, Zygote] = {}
+
+
+def zygote_for(preload: list[str], env: dict[str, str] | None) -> Zygote:
+    """This grader process's zygote for ``preload`` (started on first use, restarted if dead)."""
+    # HOME and TMPDIR name the submission's folder: each student's process sets its own
+    shared = {k: v for k, v in (env or {}).items() if k not in ("HOME", "TMPDIR")} or None
+    key = (tuple(preload), tuple(sorted((shared or {}).items())))
+    zygote = _ZYGOTES.get(key)
+    if zygote is None or not zygote.alive:
+        if not _ZYGOTES:
+            atexit.register(close_zygotes)
+        zygote = _ZYGOTES[key] = Zygote(preload, shared)
+    return zygote
+
+
+def close_zygotes() -> None:
+    """Stop this grader process's zygotes."""
+    while _ZYGOTES:
+        _, zygote = _ZYGOTES.popitem()
+        zygote.close()
+
+
+class _Forked:
+    """A student's process forked by a zygote (not our child: no exit status, polled by pid)."""
+
+    returncode = None
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.gone = False
+
+    def poll(self) -> int | None:
+        if not self.gone:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.gone = True
+            except PermissionError:
+                pass
+        return 0 if self.gone else None
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, 9)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = time.monotonic() + (5.0 if timeout is None else timeout)
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("student process", timeout or 5.0)
+            time.sleep(0.01)
+        return 0
+
+
 class ChildSession:
     """One student process: start it, send requests with deadlines, kill it.
 
@@ -140,8 +255,10 @@ class ChildSession:
         output_chars: int = 20_000,
         python: str = sys.executable,
         env: dict[str, str] | None = None,
+        zygote: bool = True,
     ):
         self.config = config
+        self.use_zygote = zygote
         self.max_message_bytes = max_message_bytes
         self.output_chars = output_chars
         self.python = python
@@ -162,25 +279,35 @@ class ChildSession:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         self.generation += 1
+        config = {k: v for k, v in self.config.items() if not k.startswith("_")}
+        zygote = None
+        if self.use_zygote:
+            try:
+                zygote = zygote_for(list(config["preload"]), self.env)
+            except OSError:
+                zygote = None  # fall back to a fresh interpreter
         try:
-            self.process = subprocess.Popen(
-                [
-                    self.python,
-                    "-I",
-                    "-c",
-                    _BOOT,
-                    str(CHILD_SCRIPT),
-                    str(to_child_r),
-                    str(from_child_w),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(to_child_r, from_child_w),
-                cwd=self.config["workdir"],
-                env=self.env,
-                start_new_session=True,  # the grader's Ctrl-C and terminal stay the grader's
-            )
+            if zygote is not None:
+                self.process = _Forked(zygote.spawn(config, to_child_r, from_child_w))
+            else:
+                self.process = subprocess.Popen(
+                    [
+                        self.python,
+                        "-I",
+                        "-c",
+                        _BOOT,
+                        str(CHILD_SCRIPT),
+                        str(to_child_r),
+                        str(from_child_w),
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    pass_fds=(to_child_r, from_child_w),
+                    cwd=self.config["workdir"],
+                    env=self.env,
+                    start_new_session=True,  # the grader's Ctrl-C and terminal stay the grader's
+                )
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
@@ -189,7 +316,8 @@ class ChildSession:
             to_child_w, fcntl.F_SETFL, fcntl.fcntl(to_child_w, fcntl.F_GETFL) | os.O_NONBLOCK
         )
         deadline = time.monotonic() + timeout
-        self._send({k: v for k, v in self.config.items() if not k.startswith("_")}, deadline)
+        if zygote is None:
+            self._send(config, deadline)
         reply = self._receive(deadline)
         if not isinstance(reply, dict) or reply.get("ok") != "ready":
             self.kill()
@@ -352,6 +480,8 @@ class ChildSession:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=1.0)
         code = self.process.returncode
+        if isinstance(self.process, _Forked) and self.process.poll() is not None:
+            return "the student's process ended (sys.exit(), os._exit() or a signal)"
         if code is None:
             return "the student's process closed its channel"
         if code < 0:

@@ -79,6 +79,8 @@ class Limits:
         notebook_bytes: largest notebook file accepted.
         namespaces: as root on Linux, hide the instructor's folders and the network from the
             child with mount and network namespaces (the audit hook applies either way).
+        zygote: fork each student's process from a warm process that imported the libraries
+            once (per grader process), instead of starting an interpreter each time.
     """
 
     call_timeout: float = 20.0
@@ -92,6 +94,7 @@ class Limits:
     max_restarts: int = 3
     notebook_bytes: int = 20 << 20
     namespaces: bool = True
+    zygote: bool = True
 
     def __post_init__(self) -> None:
         for name in ("call_timeout", "cell_timeout", "submission_timeout", "startup_timeout"):
@@ -913,6 +916,7 @@ class _Runner:
             max_message_bytes=limits.message_bytes + 4 * limits.output_chars + (1 << 20),
             output_chars=limits.output_chars,
             env=env,
+            zygote=limits.zygote,
         )
         self.session.call_timeout = limits.call_timeout
         self.issues: list[str] = []

@@ -337,11 +337,12 @@ def overlay_figure(
     titles: Sequence[str],
     alpha: float = 0.85,
     cmap: str = "autumn",
+    threshold: float = 0.2,
 ) -> Figure:
     """Activation maps (stretched to the image) drawn over the grey input.
 
-    Values <= 0 (what a ReLU switched off) are left transparent, so the photo shows through
-    wherever the filter does not respond.
+    Values at or below ``threshold`` times a map's maximum (zeros from a ReLU included) are left
+    transparent, so the photo shows through wherever the filter does not respond strongly.
     """
     if len(maps) != len(titles):
         raise ValueError(f"titles: got {len(titles)}, expected one per map ({len(maps)})")
@@ -351,7 +352,8 @@ def overlay_figure(
     extent = (-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5)
     for ax, m, t in zip(axes[1:], maps, titles, strict=True):
         ax.imshow(image, cmap="gray")
-        shown = np.ma.masked_where(np.asarray(m) <= 0, m)
+        m = np.asarray(m)
+        shown = np.ma.masked_where(m <= max(threshold * m.max(), 0.0), m)
         ax.imshow(shown, cmap=cmap, alpha=alpha, extent=extent, interpolation="nearest")
         ax.set_title(t, fontsize=9)
     for ax in axes:
