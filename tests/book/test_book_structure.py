@@ -89,6 +89,11 @@ def test_config_executes_every_chapter_strictly_and_offline():
     # MathJax and widgets from the site itself, never a CDN
     assert "://" not in sphinx["mathjax_path"]
     assert sphinx["nb_ipywidgets_js"] == {}
+    # the HTML build shows each explorer's self-contained text/html face, never the live widget
+    overrides = {(b, mime): prio for b, mime, prio in sphinx["nb_mime_priority_overrides"]}
+    assert overrides[("html", "application/vnd.jupyter.widget-view+json")] is None
+    assert overrides[("html", "text/html")] is not None
+    assert "sphinx_thebe" not in sphinx["extensions"]  # loads thebe from a CDN when enabled
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert config["repository"]["url"].startswith("https://github.com/")
     for excluded in ("solutions", "exercises", "_build", ".venv", "README.md", "tests"):

@@ -264,3 +264,12 @@ def test_explorer_html_is_self_contained_and_has_every_frame():
     assert "<script" in html and "data:image/png;base64," in html
     dots_frame = frames[(1, 0, 0, 0)]  # dots, max, 2x2, stride 2
     assert "blobs: 2" in dots_frame.caption and "75.0% dropped" in dots_frame.caption
+
+
+def test_explorer_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="images"):
+        P.pooling_explorer({})
+    with pytest.raises(ValueError, match="modes"):
+        P.pooling_explorer({"photo": sample_photo(16)}, modes=("median",))
+    with pytest.raises(ValueError, match="images"):
+        P.pooling_explorer({"photo": np.zeros((2, 8, 8))})

@@ -141,6 +141,9 @@ def test_sliding_window_explorer_steps_through_every_position():
     assert len(payload["frames"]) == 9
     # x[i, j] = 5i + j: each window's left column minus its right column is -2 per row: -6
     assert all("= <b>-6</b>" in frame[1] for frame in payload["frames"].values())
+    # the first window written out: x[0:3, 0:3] against the kernel, negatives in parentheses
+    first = payload["frames"]["0"][1]
+    assert "0&middot;1 + 1&middot;0 + 2&middot;(&minus;1) + 5&middot;1" in first
 
 
 def test_pixel_shuffle_explorer_checks_the_permutation():

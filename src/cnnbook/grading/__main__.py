@@ -44,18 +44,22 @@ def main(argv: list[str] | None = None) -> int:
     from .notebooks import grade_cells
     from .pipeline import grade_assignment, write_csv
 
-    root = course_root() if args.root is None else args.root.resolve()
     started = time.monotonic()
-    results = grade_assignment(
-        args.assignment,
-        root=root,
-        submitted_dir=args.submitted,
-        jobs=args.jobs,
-        cell_timeout=args.cell_timeout,
-        engine=args.engine,
-        progress=not args.quiet,
-        autograded_dir=None if args.no_autograded else (args.autograded or root / "autograded"),
-    )
+    try:
+        root = course_root() if args.root is None else args.root.resolve()
+        results = grade_assignment(
+            args.assignment,
+            root=root,
+            submitted_dir=args.submitted,
+            jobs=args.jobs,
+            cell_timeout=args.cell_timeout,
+            engine=args.engine,
+            progress=not args.quiet,
+            autograded_dir=None if args.no_autograded else (args.autograded or root / "autograded"),
+        )
+    except ValueError as error:  # a wrong folder or option: say so without a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     elapsed = time.monotonic() - started
     source = nbformat.read(source_notebook(args.assignment, root), as_version=4)
     grade_ids = [cell.grade_id for cell in grade_cells(source)]

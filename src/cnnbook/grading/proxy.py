@@ -194,6 +194,10 @@ def zygote_for(preload: list[str], env: dict[str, str] | None) -> Zygote:
     if zygote is None or not zygote.alive:
         if not _ZYGOTES:
             atexit.register(close_zygotes)
+            # multiprocessing's workers skip atexit; their own finalizers do run
+            import multiprocessing.util
+
+            multiprocessing.util.Finalize(None, close_zygotes, exitpriority=10)
         zygote = _ZYGOTES[key] = Zygote(preload, shared)
     return zygote
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -47,6 +48,7 @@ __all__ = [
     "Limits",
     "NotebookGrade",
     "check_tampering",
+    "feedback_notebook",
     "forbidden_uses",
     "grade_many",
     "grade_notebook",
@@ -143,6 +145,9 @@ class NotebookGrade:
     seconds: float = 0.0
     output: str = ""
     notes: list[str] = field(default_factory=list)
+    timed_out: bool = False  # a time limit stopped some of the student's code
+    # position in the submitted notebook -> (error name, message) for student cells that failed
+    cell_errors: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -165,7 +170,7 @@ class NotebookGrade:
         statuses = {c.status for c in self.cells}
         if statuses & {"crashed", "not-run"}:
             return "crashed"
-        return "timeout" if "timeout" in statuses else "ok"
+        return "timeout" if "timeout" in statuses or self.timed_out else "ok"
 
     @property
     def message(self) -> str:
@@ -787,12 +792,99 @@ def grade_notebook(
             config, limits, child_cells, parent_cells, forced, started, _child_env(workdir)
         )
         results = runner.run()
-        notes = runner.session.notes
-        output = runner.session.output
         issues += runner.issues
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return NotebookGrade(results, issues, None, time.monotonic() - started, output, notes)
+    return NotebookGrade(
+        results,
+        issues,
+        None,
+        time.monotonic() - started,
+        runner.session.output,
+        runner.session.notes,
+        bool(runner.skip) or any(c.status == "timeout" for c in results),
+        runner.cell_errors,
+    )
+
+
+def feedback_notebook(source: dict, submitted: dict, grade: NotebookGrade) -> dict:
+    """The graded notebook for feedback and for ``autograded/``: the student's cells in their
+    order, every test cell restored from the source where the plan ran it, and outputs that say
+    what happened (an error output for a failed cell, the points for a passed test).
+
+    Args:
+        source, submitted: the parsed notebooks (the submission must be valid).
+        grade: what :func:`grade_notebook` returned for them.
+    """
+    cells = _source_cells(source)
+    by_id = {c.grade_id: c for c in cells if c.grade_id}
+    results = {c.grade_id: c for c in grade.cells}
+    _, parent_cells = _plan(cells, submitted)
+    placed = {p.cell.grade_id: p.position for p in parent_cells if p.cell.role == "test"}
+    seen: set[str] = set()
+    out_cells = []
+
+    def test_cell(src: _SourceCell) -> dict:
+        result = results.get(src.grade_id)
+        cell = copy.deepcopy(source["cells"][src.index])
+        cell["execution_count"] = None
+        if result is None or result.status == "passed":
+            text = f"{result.points:g} of {result.max_points:g} points\n" if result else ""
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text}]
+        else:
+            name = {
+                "timeout": "CellTimeoutError",
+                "crashed": "ProcessEnded",
+                "not-run": "NotGraded",
+                "forbidden": "ForbiddenLibrary",
+            }.get(result.status)
+            name = name or result.message.partition(":")[0] or "Error"
+            cell["outputs"] = [
+                {
+                    "output_type": "error",
+                    "ename": name,
+                    "evalue": result.message,
+                    "traceback": [result.message],
+                }
+            ]
+        return cell
+
+    for position, cell in enumerate(submitted["cells"]):
+        for grade_id, at in placed.items():  # tests put back where the plan ran them
+            if at == position - 1 and grade_id not in seen and _grade_id(cell) != grade_id:
+                if grade_id not in {_grade_id(c) for c in submitted["cells"]}:
+                    out_cells.append(test_cell(by_id[grade_id]))
+                    seen.add(grade_id)
+        grade_id = _grade_id(cell)
+        src = by_id.get(grade_id) if grade_id else None
+        if src is not None and src.role == "test":
+            if grade_id not in seen:
+                out_cells.append(test_cell(src))
+                seen.add(grade_id)
+            continue
+        cell = copy.deepcopy(cell)
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = None
+            error = grade.cell_errors.get(position)
+            cell["outputs"] = (
+                []
+                if error is None
+                else [
+                    {
+                        "output_type": "error",
+                        "ename": error[0],
+                        "evalue": error[1],
+                        "traceback": [f"{error[0]}: {error[1]}"],
+                    }
+                ]
+            )
+        out_cells.append(cell)
+    for grade_id in placed:
+        if grade_id not in seen:
+            out_cells.append(test_cell(by_id[grade_id]))
+    nb = copy.deepcopy({k: v for k, v in source.items() if k != "cells"})
+    nb["cells"] = out_cells
+    return nb
 
 
 def grade_many(
@@ -920,6 +1012,7 @@ class _Runner:
         )
         self.session.call_timeout = limits.call_timeout
         self.issues: list[str] = []
+        self.cell_errors: dict[int, tuple[str, str]] = {}
         self.done: list[_ChildCell] = []  # child cells run so far (replayed after a restart)
         self.skip: set[int] = set()  # child cells that ran past the time limit
         self.next_child = 0
@@ -986,16 +1079,18 @@ class _Runner:
             self.session.exec_cell(_ipython_to_python(cell.code), cell.name, cell.lenient, budget)
         except ChildTimeout:
             self.skip.add(cell.position)
-            self.issues.append(
-                f"{cell.name} ran past the time limit ({budget:g} s) and was skipped"
-            )
+            message = f"{cell.name} ran past the time limit ({budget:g} s) and was skipped"
+            self.issues.append(message)
+            self.cell_errors[cell.position] = ("CellTimeoutError", message)
             self._restart()
             return
         except SandboxAbort as error:
+            self.cell_errors[cell.position] = ("ProcessEnded", str(error))
             self._died(error)
             return
-        except Exception:  # noqa: BLE001 - an error in the student's cell is the student's
-            pass
+        except Exception as error:  # noqa: BLE001 - an error in the student's cell is the student's
+            if not replay:
+                self.cell_errors[cell.position] = (type(error).__name__, str(error)[:1000])
         if not replay:
             self.done.append(cell)
 

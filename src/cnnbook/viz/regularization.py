@@ -16,7 +16,6 @@ The diagnostics of one trained network (curves, confusion matrix, filters, featu
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
+from cnnbook.data import make_loader
 from cnnbook.training import History, fit
 from cnnbook.widgets import Explorer, Frame, figure_png
 
@@ -82,20 +82,6 @@ def _batches(
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     order = torch.randperm(len(X), generator=generator) if shuffle else torch.arange(len(X))
     return [(X[i], y[i]) for i in order.split(batch_size)]
-
-
-class _TensorLoader:
-    """A minimal loader over tensors, reshuffled with its own generator on every pass."""
-
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
-        self.X, self.y, self.batch_size, self.shuffle = X, y, batch_size, shuffle
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.X) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return iter(_batches(self.X, self.y, self.batch_size, self.shuffle, self.generator))
 
 
 # -- the gradient of a kernel --
@@ -506,13 +492,13 @@ def regularization_sweep(
             raise ValueError(f"shifts: got {s!r}, expected ints >= 0")
     if not weight_decays or not shifts:
         raise ValueError("weight_decays, shifts: expected at least one value each")
-    val_loader = _TensorLoader(Xv, yv, 512, shuffle=False, seed=seed)
+    val_loader = make_loader(Xv, yv, batch_size=512, shuffle=False)
     runs = {}
     for shift in shifts:
         for wd in weight_decays:
             torch.manual_seed(seed)
             model = build_model()
-            loader: Iterable = _TensorLoader(X, y, batch_size, shuffle=True, seed=seed)
+            loader: Iterable = make_loader(X, y, batch_size=batch_size, seed=seed)
             if shift:
                 loader = ShiftedLoader(loader, shift, seed=seed)
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=wd)

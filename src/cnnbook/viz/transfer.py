@@ -213,18 +213,6 @@ def _bn_layers(model: nn.Module) -> list[tuple[str, _BatchNorm]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, _BatchNorm)]
 
 
-def _accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        correct = sum(
-            int((model(xb).argmax(dim=1) == yb).sum())
-            for xb, yb in zip(X.split(500), y.split(500), strict=True)
-        )
-    model.train(was_training)
-    return correct / len(y)
-
-
 def bn_drift(
     model: nn.Module,
     target_X: torch.Tensor,
@@ -265,6 +253,7 @@ def bn_drift(
         where ``drift`` is the relative change ``||mu_t - mu_0|| / ||mu_0||`` of each batch-norm
         layer's running mean (``L`` layers) and ``M`` counts the measurements, step 0 included.
     """
+    from cnnbook.training import evaluate
     from cnnbook.transfer import freeze
 
     if not isinstance(model, nn.Module):
@@ -287,6 +276,8 @@ def bn_drift(
             f"batch_size: got {batch_size}, expected at most len(target_X) = {len(target_X)}"
         )
 
+    device = next(model.parameters()).device
+    source_batches = list(zip(X_src.split(500), y_src.split(500), strict=True))
     copies = {
         "left in train mode": copy.deepcopy(model),
         "frozen with freeze()": copy.deepcopy(model),
@@ -314,14 +305,14 @@ def bn_drift(
                     for (_, m), m0 in zip(_bn_layers(net), start, strict=True)
                 ]
             )
-            acc.append(_accuracy(net, X_src, y_src))
+            acc.append(evaluate(net, source_batches, device))
 
         measure()
         for step in range(1, steps + 1):
             net.train()  # what a training loop does before every epoch
             idx = torch.randint(0, len(target_X), (batch_size,), generator=generator)
             with torch.no_grad():
-                net(target_X[idx])
+                net(target_X[idx].to(device))
             if step in marks:
                 measure()
         result["drift"][mode] = np.array(drift)
