@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 JOBS ?= 2
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps release grade bench clean
+.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps release grade bench bench-grading clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -75,8 +75,11 @@ release: setup  ## regenerate the student release exercises/ from solutions/ wit
 grade: setup  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-to-cnn)
 	$(BIN)/python -m cnnbook.grading grade $(ASSIGNMENT)
 
-bench: setup  ## speed benchmarks against PyTorch (prints ratio tables)
+bench: setup  ## speed of the NumPy layers against PyTorch (prints ratio tables)
 	$(BIN)/python benchmarks/bench_numpy_ref.py
+
+bench-grading: setup  ## autograding speed per submission and for a class of 200 (about 10 min)
+	$(BIN)/python benchmarks/bench_grading.py
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf _build .pytest_cache .ruff_cache
