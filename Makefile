@@ -75,8 +75,10 @@ release: setup  ## regenerate the student release exercises/ from solutions/ wit
 grade: setup  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-to-cnn)
 	$(BIN)/python -m cnnbook.grading grade $(ASSIGNMENT)
 
-bench: setup  ## speed of the NumPy layers against PyTorch (prints ratio tables)
+bench: setup  ## NumPy layers vs PyTorch, training targets, transfer (prints tables)
 	$(BIN)/python benchmarks/bench_numpy_ref.py
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_transfer.py
 
 bench-grading: setup  ## autograding speed per submission and for a class of 200 (about 10 min)
 	$(BIN)/python benchmarks/bench_grading.py

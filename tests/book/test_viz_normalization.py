@@ -106,6 +106,15 @@ def test_dropout_before_bn_shrinks_eval_outputs_as_the_variances_predict():
         N.dropout_bn_eval_std(x, 1.0)
 
 
+def test_dropout_bn_eval_std_leaves_the_global_generator_alone():
+    x = _population()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    N.dropout_bn_eval_std(x, 0.5, steps=5, batch_size=8)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_loss_along_gradient_matches_a_hand_differentiated_model():
     torch.manual_seed(0)
     model = nn.Linear(3, 1, bias=False).double()

@@ -54,9 +54,10 @@ def test_pool2d_overlapping_3x3_stride_2_by_hand():
 
 @pytest.mark.parametrize(("size", "k", "s"), [(13, 3, 2), (28, 2, 2), (55, 3, 2), (9, 4, 3)])
 def test_pool2d_output_size_follows_the_conv_formula(size, k, s):
-    out = P.pool2d(np.random.default_rng(0).random((size, size)), k, s)
+    img = np.random.default_rng(0).random((size, size))
     expected = (size - k) // s + 1
-    assert out.shape == (expected, expected)
+    for mode in P.POOL_MODES:
+        assert P.pool2d(img, k, s, mode).shape == (expected, expected), mode
 
 
 def test_maxblur_of_a_constant_is_constant_away_from_the_border():

@@ -53,6 +53,8 @@ class GlyphStyle:
         blur: probability that an image is blurred (by a random amount).
         noise: largest standard deviation of the additive Gaussian noise.
         clutter: probability of each of two short distractor strokes.
+        elastic: largest local displacement in output pixels of a smooth random warp (a 4x4
+            grid of random offsets, interpolated), which bends strokes like handwriting.
     """
 
     rotation: float = 10.0
@@ -67,6 +69,7 @@ class GlyphStyle:
     blur: float = 0.25
     noise: float = 0.05
     clutter: float = 0.25
+    elastic: float = 0.0
 
 
 DEFAULT_STYLE = GlyphStyle()
@@ -148,6 +151,7 @@ def _draw_params(
         "clutter_length": uniform(3.0, 9.0, (n, 2)),
         "clutter_width": uniform(0.5, 1.1, (n, 2)),
         "clutter_ink": uniform(0.4, 1.0, (n, 2)),
+        "elastic": uniform(-1.0, 1.0, (n, 2, 4, 4)) * (style.elastic * 2.0 / size),
     }
 
 
@@ -180,6 +184,9 @@ def _render(masters: torch.Tensor, p: dict[str, torch.Tensor], size: int) -> tor
     theta = torch.cat([inverse, offset], dim=-1)
     fine = 2 * size  # warp onto a 2x finer canvas, then box-filter down
     grid = F.affine_grid(theta, [b, 1, fine, fine], align_corners=False)
+    if p["elastic"].abs().max() > 0:  # a smooth random displacement field on top of the affine map
+        field = F.interpolate(p["elastic"], size=(fine, fine), mode="bicubic", align_corners=True)
+        grid = grid + field.permute(0, 2, 3, 1)
     img = F.grid_sample(masters, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     # Stroke width by grey-level morphology: erosion = min pool, dilation = max pool.

@@ -397,7 +397,11 @@ class ChildSession:
     def _call(self, message: dict, args: tuple, kwargs: dict) -> Any:
         arrays: list = []
         wire.encode((args, kwargs), arrays, lambda obj: None)  # the arrays sent, in wire order
-        message.update(args=tuple(args), kwargs=dict(kwargs))
+        # the test's warning filters and NumPy error state apply to the call, as in a kernel
+        # (``warnings.simplefilter("error")`` around a call turns an overflow into a failure)
+        message.update(
+            args=tuple(args), kwargs=dict(kwargs), warnings=_warning_filters(), errstate=np.geterr()
+        )
         reply = self.request(message)
         for entry in reply.get("mutated") or []:
             # the student's function changed an input in place: show it, as a kernel would
@@ -497,6 +501,24 @@ class ChildSession:
             self.kill()
         self.aborts.append((kind, message))
         raise kind(message)
+
+
+def _warning_filters() -> list:
+    """The grader's active warning filters as plain data (see ``_child.warning_filters``)."""
+    import warnings
+
+    filters = []
+    for action, message, category, module, lineno in warnings.filters[:64]:
+        filters.append(
+            [
+                action,
+                None if message is None else getattr(message, "pattern", str(message)),
+                f"{category.__module__}.{category.__qualname__}",
+                None if module is None else getattr(module, "pattern", str(module)),
+                lineno,
+            ]
+        )
+    return filters
 
 
 def _student_error(error: Any) -> Exception:

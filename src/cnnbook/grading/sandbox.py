@@ -1031,7 +1031,7 @@ class _Runner:
             self._start()
         except SandboxAbort as error:
             self.dead = f"the student's process could not start: {error}"
-        with route_probes(PROBES_MODULE), _quiet_warnings():
+        with route_probes(PROBES_MODULE), _warnings_kept():
             for item in self.parent_cells:
                 cell = item.cell
                 result = None
@@ -1206,9 +1206,9 @@ def _error_line(error: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_warnings():
+def _warnings_kept():
+    """Warning filters the instructor's cells change are undone after the submission."""
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
         yield

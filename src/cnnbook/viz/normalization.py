@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+
+
 def _check_positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: expected a positive int, got {value!r}")
@@ -140,13 +143,14 @@ def dropout_bn_eval_std(
     batch_size = _check_positive_int(batch_size, "batch_size")
     if batch_size < 2 or batch_size > x.shape[0]:
         raise ValueError(f"batch_size: expected 2 <= batch_size <= {x.shape[0]}, got {batch_size}")
-    torch.manual_seed(int(seed))
     drop = nn.Dropout(float(p))
     bn = nn.BatchNorm2d(x.shape[1]).to(x.dtype)
     layers = nn.Sequential(drop, bn) if dropout_first else nn.Sequential(bn, drop)
     gen = torch.Generator().manual_seed(int(seed))
     layers.train()
-    with torch.no_grad():
+    # Dropout draws from the global generator: seed it here without disturbing the caller's stream.
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(int(seed))
         for _ in range(steps):
             layers(x[torch.randperm(x.shape[0], generator=gen)[:batch_size]])
         layers.eval()
@@ -192,7 +196,7 @@ def loss_along_gradient(
     modes = {m: m.training for m in model.modules()}
     model.train()
     for m in model.modules():
-        if isinstance(m, nn.modules.dropout._DropoutNd):
+        if isinstance(m, _DROPOUTS):
             m.eval()
     try:
         model.zero_grad(set_to_none=True)

@@ -116,8 +116,8 @@ def pool2d(
 
     ``"min"`` is ``-max(-x)``; ``"sum"`` is the average times the window area; ``"maxblur"`` takes
     the max over each window with stride 1 and then low-passes with a 3x3 binomial filter applied
-    with the stride (anti-aliased pooling, Zhang 2019), so its output is slightly larger near the
-    border than plain max pooling (the blur uses padding 1).
+    with the stride and zero padding 1 (anti-aliased pooling, Zhang 2019); its output has the
+    same size as plain max pooling.
 
     Args:
         img: a 2-D image.
@@ -129,8 +129,7 @@ def pool2d(
         The pooled image (float64).
 
     Shape:
-        ``(H, W)`` in; out ``(floor((H - k) / s) + 1, floor((W - k) / s) + 1)``, for ``"maxblur"``
-        ``(floor((H - k) / s) + 1`` computed on ``H - k + 1`` with padding 1 and kernel 3).
+        ``(H, W)`` in, ``(floor((H - k) / s) + 1, floor((W - k) / s) + 1)`` out, for every mode.
     """
     img = _check_image(img)
     k = _check_positive_int(kernel_size, "kernel_size")
