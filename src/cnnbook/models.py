@@ -74,7 +74,7 @@ def build_reference_cnn() -> nn.Sequential:
     )
 
 
-def build_reference_cnn_bn(num_classes: int = 10) -> nn.Sequential:
+def build_reference_cnn_bn(num_classes: int = 10, *, dense_bn: bool = False) -> nn.Sequential:
     """The reference CNN with ``BatchNorm2d`` between each convolution and its ReLU.
 
     The convolutions drop their bias, because the batch norm's beta plays that role (a bias added
@@ -83,9 +83,12 @@ def build_reference_cnn_bn(num_classes: int = 10) -> nn.Sequential:
 
     Args:
         num_classes: size of the final linear layer.
+        dense_bn: also put a ``BatchNorm1d(128)`` between the two linear layers. Without it the
+            dense part stays unnormalised and can overshoot at high learning rates (chapter 5).
 
     Returns:
-        an ``nn.Sequential`` with ``421,738`` parameters for ten classes.
+        an ``nn.Sequential`` with ``421,738`` parameters for ten classes (``421,994`` with
+        ``dense_bn``).
 
     Shape:
         input ``(N, 1, 28, 28)``, output ``(N, num_classes)`` logits.
@@ -103,6 +106,7 @@ def build_reference_cnn_bn(num_classes: int = 10) -> nn.Sequential:
         nn.Flatten(),
         nn.Dropout(0.25),
         nn.Linear(64 * 7 * 7, 128),
+        *([nn.BatchNorm1d(128)] if dense_bn else []),
         nn.Linear(128, num_classes),
     )
 

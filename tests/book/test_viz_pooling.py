@@ -274,3 +274,13 @@ def test_explorer_rejects_bad_arguments():
         P.pooling_explorer({"photo": sample_photo(16)}, modes=("median",))
     with pytest.raises(ValueError, match="images"):
         P.pooling_explorer({"photo": np.zeros((2, 8, 8))})
+
+
+def test_explorer_live_widget_renders_and_follows_its_controls():
+    ex = P.pooling_explorer({"photo": sample_photo(16)}, kernel_sizes=(2, 4), strides=(2,))
+    box = ex.widget()
+    title, controls, view, caption = box.children
+    assert "16x16 &rarr; 8x8" in caption.value and len(view.children) == 2
+    window = next(w for w in controls.children if w.description == "window")
+    window.value = 4
+    assert "16x16 &rarr; 7x7" in caption.value and "windows overlap" in caption.value

@@ -149,6 +149,17 @@ def test_bad_arguments_raise_value_error():
         synth.make_glyph_dataset("glyph-digits", size=4)
 
 
+def test_bad_style_raises_value_error():
+    with pytest.raises(ValueError, match="stroke_probs"):
+        synth.GlyphStyle(stroke_probs=(0.5, 0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="scale"):
+        synth.GlyphStyle(scale=(1.2, 0.8))
+    with pytest.raises(ValueError, match="clutter"):
+        synth.GlyphStyle(clutter=1.5)
+    with pytest.raises(ValueError, match="shift"):
+        synth.GlyphStyle(shift=-1.0)
+
+
 def test_class_names():
     assert data.class_names("glyph-digits") == [str(d) for d in range(10)]
     assert data.class_names("glyph-letters") == list("ABCDEFGHIJ")

@@ -24,12 +24,20 @@ EXPECTED = {
     + 2 * 64
     + dense(3136, 128)
     + dense(128, 10),
+    "reference_bn_dense": conv(1, 32, 3, False)
+    + 2 * 32
+    + conv(32, 64, 3, False)
+    + 2 * 64
+    + dense(3136, 128)
+    + 2 * 128
+    + dense(128, 10),
     "small": conv(1, 32, 3) + dense(32 * 13 * 13, 10),
     "lenet5": conv(1, 6, 5) + conv(6, 16, 5) + dense(400, 120) + dense(120, 84) + dense(84, 10),
 }
 BUILDERS = {
     "reference": models.build_reference_cnn,
     "reference_bn": models.build_reference_cnn_bn,
+    "reference_bn_dense": lambda: models.build_reference_cnn_bn(dense_bn=True),
     "small": models.build_small_cnn,
     "lenet5": models.build_lenet5,
 }

@@ -71,6 +71,27 @@ class GlyphStyle:
     clutter: float = 0.25
     elastic: float = 0.0
 
+    def __post_init__(self) -> None:
+        for name in ("rotation", "aspect", "shear", "shift", "background", "noise", "elastic"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"{name}: expected a non-negative number, got {getattr(self, name)}"
+                )
+        for name in ("scale", "ink"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(
+                    f"{name}: expected (low, high) with 0 < low <= high, got {(low, high)}"
+                )
+        for name in ("blur", "clutter"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(
+                    f"{name}: expected a probability in [0, 1], got {getattr(self, name)}"
+                )
+        probs = self.stroke_probs
+        if len(probs) != 4 or min(probs) < 0 or abs(sum(probs) - 1) > 1e-6:
+            raise ValueError(f"stroke_probs: expected 4 probabilities summing to 1, got {probs}")
+
 
 DEFAULT_STYLE = GlyphStyle()
 

@@ -271,7 +271,9 @@ class ChildSession:
         self.generation = 0
         self.output = ""
         self.notes: list[str] = []
-        self.deadline: float | None = None  # a cell's overall deadline (monotonic seconds)
+        # seconds the student's code may still run in the current cell (None: no cell budget);
+        # only time spent waiting on the student's process counts, not the grader's own work
+        self.budget: float | None = None
         self.call_timeout = 10.0
         self.aborts: list[tuple[type, str]] = []  # what went wrong since last cleared
         self._to_child = self._from_child = -1
@@ -360,11 +362,15 @@ class ChildSession:
         if not self.alive:
             raise ChildDied(self._death_message())
         timeout = self.call_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        if self.deadline is not None:
-            deadline = min(deadline, self.deadline)
-        self._send(message, deadline)
-        reply = self._receive(deadline)
+        if self.budget is not None:
+            timeout = min(timeout, max(self.budget, 0.0))
+        started = time.monotonic()
+        try:
+            self._send(message, started + timeout)
+            reply = self._receive(started + timeout)
+        finally:
+            if self.budget is not None:
+                self.budget -= time.monotonic() - started
         if not isinstance(reply, dict):
             self._abort(ProtocolError, "the student's process sent a malformed reply")
         if "error" in reply:

@@ -422,6 +422,17 @@ def forbidden_uses(
     except SyntaxError:
         return []
     spelled = re.compile("^(" + "|".join(map(re.escape, forbidden)) + r")(\.\w+)*$")
+    # a name the code binds itself (``F, C, kh, kw = w.shape``, an argument) is its own
+    # variable, not the library that the instructor's set-up cell bound to that name
+    bound = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    } | {
+        a.arg
+        for n in ast.walk(tree)
+        if isinstance(n, ast.arguments)
+        for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, *filter(None, (n.vararg, n.kwarg)))
+    }
+    aliases = set(aliases) - bound
     found = []
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
@@ -1059,7 +1070,7 @@ class _Runner:
 
     # -- the student's process ----------------------------------------------------------------
     def _start(self) -> None:
-        self.session.deadline = None
+        self.session.budget = None
         self.session.start(timeout=self.limits.startup_timeout)
 
     def _advance(self, position: int) -> None:
@@ -1074,7 +1085,7 @@ class _Runner:
 
     def _exec_child(self, cell: _ChildCell, replay: bool = False) -> None:
         budget = min(self.limits.cell_timeout, max(0.1, self.deadline - time.monotonic()))
-        self.session.deadline = None
+        self.session.budget = None
         try:
             self.session.exec_cell(_ipython_to_python(cell.code), cell.name, cell.lenient, budget)
         except ChildTimeout:
@@ -1145,7 +1156,7 @@ class _Runner:
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
         self.session.aborts.clear()
-        self.session.deadline = time.monotonic() + min(
+        self.session.budget = min(
             self.limits.cell_timeout, max(0.1, self.deadline - time.monotonic())
         )
         printed = _BoundedText(self.limits.output_chars)
@@ -1155,7 +1166,7 @@ class _Runner:
                 exec(compile(tree, f"<{cell.grade_id}>", "exec"), self.ns)
                 value = eval(compile(last, f"<{cell.grade_id}>", "eval"), self.ns) if last else None
         finally:
-            self.session.deadline = None
+            self.session.budget = None
         return value, printed.getvalue()
 
     def _run_parent(self, cell: _SourceCell) -> None:

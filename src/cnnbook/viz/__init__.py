@@ -1,5 +1,8 @@
 """Plots of the book.
 
-    viz.figures   explanatory figures of the chapters (kernels, sliding windows, activations)
-    viz.training  diagnostics of a trained network (curves, confusion matrix, filters, feature maps)
+- ``viz.figures``: explanatory figures of chapters 1-3 (kernels, sliding windows, activations)
+- ``viz.pooling``: figures, measurements and the explorer of chapter 4
+- ``viz.normalization``: figures, measurements and the explorer of chapter 5
+- ``viz.training``: diagnostics of a trained network (curves, confusion matrix, filters, maps)
+- ``viz.transfer``: figures and the explorer of chapter 7
 """

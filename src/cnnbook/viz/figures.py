@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "sample_photo",
@@ -406,6 +407,7 @@ def curves_figure(
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for name, ys in curves.items():
         ax.plot(np.arange(1, len(ys) + 1), ys, marker="o", label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

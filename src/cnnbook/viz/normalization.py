@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from cnnbook.widgets import Explorer, Frame, figure_png
@@ -279,6 +280,7 @@ def plot_learning_curves(histories: Mapping[str, object]) -> Figure:
     ax_l.set_yscale("log")
     ax_a.set_ylim(0, 1)
     for ax in (ax_l, ax_a):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

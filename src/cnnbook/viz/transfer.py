@@ -344,15 +344,18 @@ def plot_bn_drift(result: Mapping[str, object]) -> Figure:
                 color=f"C{k}",
                 marker="o",
                 ms=3,
-                label=f"BN {layer}, {mode}",
+                label=f"batch norm {layer}, {mode}",
             )
     ax_d.set_xlabel("target batches seen")
     ax_d.set_ylabel("relative change of running mean")
     ax_d.legend(fontsize=7)
     ax_d.grid(alpha=0.3)
+    lowest = 1.0
     for (mode, acc), style in zip(result["source_acc"].items(), ["-", "--"], strict=False):
         ax_a.plot(steps, acc, ls=style, marker="o", ms=3, color="k", label=mode)
-    ax_a.set_ylim(0, 1.02)
+        lowest = min(lowest, float(np.min(acc)))
+    # zoom in on the accuracies: a change of half a point is invisible on a 0..1 axis
+    ax_a.set_ylim(max(0.0, lowest - 0.05), 1.005)
     ax_a.set_xlabel("target batches seen")
     ax_a.set_ylabel("source-task test accuracy")
     ax_a.legend(fontsize=8)

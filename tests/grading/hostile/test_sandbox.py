@@ -18,6 +18,7 @@ from cnnbook.grading.sandbox import (
     InvalidNotebook,
     Limits,
     check_tampering,
+    feedback_notebook,
     forbidden_uses,
     grade_notebook,
     load_notebook,
@@ -385,6 +386,10 @@ def test_forbidden_uses_reports_lines():
         "line 4: names the module 'torch.nn'",
     ]
     assert forbidden_uses("def f(x):\n    return np.maximum(x, 0)\n") == []
+    # the student's own F (number of filters, cs231n style) is not torch.nn.functional
+    own = "def conv(x, w, F=None):\n    F, C, HH, WW = w.shape\n    return F * C\n"
+    assert forbidden_uses(own, aliases={"F"}) == []
+    assert forbidden_uses("def g(F):\n    return F\n", aliases={"F"}) == []
 
 
 def test_limits_are_validated():
@@ -405,3 +410,44 @@ def test_cell_result_is_plain_data():
         "passed",
         "",
     )
+
+
+def test_the_tests_warning_filters_apply_inside_the_call(course, nbtools, fast_limits):
+    # an instructor's test may turn warnings into failures; the call runs under the same filters
+    source = nbtools.mini_source()
+    source["cells"][4]["source"] = (
+        "import warnings as _w\nwith _w.catch_warnings():\n    _w.simplefilter('error')\n"
+        "    scale(np.array([1.0]), 10.0)\n"
+    )
+    course.write_source(source)
+    quiet = grade(course, source, fast_limits)
+    overflowing = "def scale(x, factor):\n    return np.float64(1e308) * 10 * x * factor\n"
+    loud = grade(course, nbtools.replace_solution(source, "scale", overflowing), fast_limits)
+    assert quiet.scores["test_scale"] == 1.0
+    assert loud.scores["test_scale"] == 0.0 and "RuntimeWarning" in loud.cells[0].message
+
+
+def test_without_zygote_and_namespaces_the_same_grades(course, nbtools):
+    plain = Limits(call_timeout=5.0, cell_timeout=10.0, zygote=False, namespaces=False)
+    solution = grade(course, nbtools.mini_source(), plain)
+    assert solution.scores == FULL
+    assert any("not used" in note for note in solution.notes)
+    body = "def scale(x, factor):\n    return open(" + repr(str(course.source_path)) + ").read()\n"
+    sneaky = grade(course, hostile(nbtools, "scale", body), plain)
+    assert sneaky.scores["test_scale"] == 0.0 and "no access" in sneaky.cells[0].message
+    assert course.SECRET not in sneaky.output
+
+
+def test_feedback_notebook_puts_outcomes_on_the_cells(course, nbtools, fast_limits):
+    nb = hostile(nbtools, "relu", "while True:\n    pass\n")
+    del nb["cells"][4]  # test_scale deleted by the student: restored in the feedback
+    result = grade(course, nb, fast_limits)
+    feedback = feedback_notebook(nbtools.mini_source(), nb, result)
+    by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in feedback["cells"]}
+    assert set(FULL) <= set(by_id)
+    assert by_id["test_scale"]["outputs"][0]["text"] == "1 of 1 points\n"
+    assert by_id["test_relu"]["outputs"][0]["ename"] == "NameError"
+    assert by_id["relu"]["outputs"][0]["ename"] == "CellTimeoutError"
+    assert result.status == "timeout" and result.timed_out
+    order = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in feedback["cells"]]
+    assert order.index("scale") < order.index("test_scale") < order.index("test_scale_hidden")
