@@ -77,6 +77,7 @@ grade: setup  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-
 
 bench: setup  ## NumPy layers vs PyTorch, training targets, transfer (prints tables)
 	$(BIN)/python benchmarks/bench_numpy_ref.py
+	$(BIN)/python benchmarks/bench_dataset_difficulty.py --clock cpu --threads 1
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_transfer.py
 

@@ -15,7 +15,8 @@ Modules (one idea each):
     training    fit / evaluate with history, early stopping and schedules
     numpy_trainer  a small trainer built on numpy_ref layers
     transfer    freeze / replace_head / param_groups and the shipped pretrained network
-    viz         plots; widgets: interactive explorers
+    viz         plots; widgets: interactive explorers (live ipywidgets + an HTML twin for the site)
+    colab       what a notebook needs to run unchanged in Colab (glue without myst-nb)
     grading     the instructor's autograding pipeline
 """
 

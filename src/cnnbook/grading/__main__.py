@@ -23,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes")
     grade.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
-    grade.add_argument("--engine", choices=("fork", "kernel"), default="fork")
+    grade.add_argument(
+        "--engine",
+        choices=("sandbox", "fork", "kernel"),
+        default="sandbox",
+        help="sandbox (default): tests run outside the student's process; see grading-protections",
+    )
     grade.add_argument(
         "--autograded",
         type=Path,

@@ -88,7 +88,7 @@ def grade_assignment(
     submitted_dir: Path | None = None,
     jobs: int | None = None,
     cell_timeout: float = 60.0,
-    engine: str = "fork",
+    engine: str = "sandbox",
     progress: bool = True,
     autograded_dir: Path | None = None,
 ) -> list[SubmissionResult]:
@@ -100,8 +100,10 @@ def grade_assignment(
         submitted_dir: default ``<root>/submitted``.
         jobs: parallel processes (default: the number of cores).
         cell_timeout: seconds one cell may run.
-        engine: ``"fork"`` (a warm grader forks a fresh child per submission) or ``"kernel"`` (a
-            fresh Jupyter kernel per submission).
+        engine: ``"sandbox"`` (the default: the student's code runs in a sandboxed process, the
+            test cells in the grader, see ``grading-protections.md``), ``"fork"`` (a warm grader
+            forks a fresh child that runs the whole notebook) or ``"kernel"`` (a fresh Jupyter
+            kernel per submission, as ``nbgrader autograde``).
         progress: show a tqdm progress bar on stderr.
         autograded_dir: if given, each executed notebook is written to
             ``<autograded_dir>/<student>/<assignment>/<assignment>.ipynb`` for feedback.
@@ -118,6 +120,7 @@ def grade_assignment(
 
     results: dict[str, SubmissionResult] = {}
     tasks = []
+    paths: dict[str, Path] = {}
     for student, path in find_submissions(submitted_dir, assignment).items():
         nb, status, message = _read_submission(path)
         if nb is None:
@@ -126,6 +129,7 @@ def grade_assignment(
             )
             continue
         tasks.append(ExecutionTask(student, restore_trusted_cells(nb, source), path.parent))
+        paths[student] = path
 
     bar = None
     if progress:
@@ -133,6 +137,17 @@ def grade_assignment(
 
         tqdm.monitor_interval = 0  # no monitor thread in a process that forks
         bar = tqdm(total=len(tasks), desc=f"grading {assignment}", unit="submission")
+    if engine == "sandbox":
+        try:
+            results.update(
+                _grade_sandboxed(
+                    assignment, root, paths, jobs, cell_timeout, max_score, bar, autograded_dir
+                )
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        return [results[s] for s in sorted(results)]
     try:
         executions = execute_many(
             tasks,
@@ -162,6 +177,45 @@ def grade_assignment(
             out.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(execution.notebook, out)
     return [results[s] for s in sorted(results)]
+
+
+def _grade_sandboxed(
+    assignment: str,
+    root: Path,
+    paths: dict[str, Path],
+    jobs: int,
+    cell_timeout: float,
+    max_score: float,
+    bar,
+    autograded_dir: Path | None,
+) -> dict[str, SubmissionResult]:
+    """The ``sandbox`` engine: :func:`cnnbook.grading.sandbox.grade_many` on every submission."""
+    from .sandbox import Limits, feedback_notebook, grade_many, load_notebook
+
+    source_path = source_notebook(assignment, root)
+    source = load_notebook(source_path, max_bytes=1 << 30)
+    limits = Limits(call_timeout=cell_timeout, cell_timeout=cell_timeout)
+    grades = grade_many(
+        source_path,
+        paths,
+        jobs=jobs,
+        limits=limits,
+        on_done=(lambda *_: bar.update(1)) if bar is not None else None,
+    )
+    results = {}
+    for student, grade in grades.items():
+        notebook = None
+        if grade.rejected is None:
+            graded = feedback_notebook(source, load_notebook(paths[student]), grade)
+            notebook = nbformat.from_dict(graded)
+        results[student] = SubmissionResult(
+            student, grade.status, grade.scores, max_score, grade.seconds, grade.message, notebook
+        )
+        if autograded_dir is not None and notebook is not None:
+            out = Path(autograded_dir) / student / assignment / f"{assignment}.ipynb"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, out)
+    return results
 
 
 def write_csv(results: list[SubmissionResult], grade_ids: list[str], path: Path) -> None:

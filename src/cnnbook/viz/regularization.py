@@ -602,8 +602,9 @@ def regularization_explorer(runs: Mapping[tuple[float, int], History], dpi: int 
             regime = "under-fitting: the penalty keeps even the training accuracy down"
         else:
             regime = "a reasonable balance"
+        aug = f"random shifts of up to {shift} px" if shift else "no augmentation"
         caption = (
-            f"weight decay {weight_decay:g}, shifts of up to {shift} px: final training accuracy "
+            f"weight decay {weight_decay:g}, {aug}: final training accuracy "
             f"<b>{train:.1%}</b>, validation accuracy <b>{val:.1%}</b> (gap {gap:+.1%}); "
             f"{html.escape(regime)}."
         )
