@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=40)
     parser.add_argument("--kernel-copies", type=int, default=4, help="0 skips the kernel engine")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--engine", default="sandbox", choices=["sandbox", "fork"], help="the command's default"
+    )
     parser.add_argument("--assignment", nargs="*", default=list(ASSIGNMENTS))
     args = parser.parse_args()
     os.chdir(course_root())
@@ -82,7 +85,7 @@ def main() -> None:
     # and report the per-submission cost of the rest. The load average tells whether other
     # work shared the cores.
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{args.copies} copies of each solution, {args.jobs} processes, fork engine")
+    print(f"{args.copies} copies of each solution, {args.jobs} processes, {args.engine} engine")
     header = (
         f"{'assignment':22} {'start s':>7} {'wall s':>7} {'s/subm':>7} {'cpu/subm':>8} "
         f"{'run s':>6} {'200 subm':>9} {'kernel s/subm':>13} {'ratio':>6}  full marks"
@@ -90,8 +93,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for assignment in args.assignment:
-        startup, _, _, _ = _grade(assignment, 1, 1, "fork")  # imports, data: once per run
-        wall, cpu, run_s, full = _grade(assignment, args.copies, args.jobs, "fork")
+        startup, _, _, _ = _grade(assignment, 1, 1, args.engine)  # imports, data: once per run
+        wall, cpu, run_s, full = _grade(assignment, args.copies, args.jobs, args.engine)
         per = wall / args.copies
         class_200 = startup + 200 * per
         kernel = ""
@@ -113,7 +116,7 @@ def main() -> None:
         " submission (grader and children; on N idle cores s/subm approaches cpu/subm / N);"
         " run s: mean time of one submission in its process; 200 subm: start + 200 x s/subm"
         " (extrapolated); kernel: a fresh Jupyter kernel per submission (nbclient), ratio ="
-        " kernel / fork per submission."
+        " kernel / chosen engine per submission."
     )
 
 

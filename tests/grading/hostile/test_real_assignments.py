@@ -17,8 +17,7 @@ import pytest
 
 from cnnbook.grading.sandbox import Limits, grade_many
 
-# one group: under ``pytest -n 2 --dist loadgroup`` each class is graded once, on one worker
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile-classes")]
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
 LIMITS = Limits(call_timeout=4.0, cell_timeout=60.0, submission_timeout=240.0, memory_bytes=1 << 30)
