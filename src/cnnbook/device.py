@@ -30,7 +30,9 @@ def get_device(prefer: str | None = None) -> torch.device:
         if kind not in available:
             raise ValueError(f"prefer: got {prefer!r}, expected one of 'cpu', 'cuda', 'mps'")
         if not available[kind]:
-            raise ValueError(f"prefer: {prefer!r} was requested but is not available on this machine")
+            raise ValueError(
+                f"prefer: {prefer!r} was requested but is not available on this machine"
+            )
         return torch.device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
