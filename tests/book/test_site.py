@@ -33,14 +33,19 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
-# Pages whose sources contain mathematics.
-MATH_PAGES = {
+CHAPTER_PAGES = {
     "chapters/01-mlp-to-cnn",
     "chapters/02-convolution",
     "chapters/03-activations",
-    "glossary",
+    "chapters/04-pooling",
+    "chapters/05-batchnorm",
+    "chapters/06-training",
+    "chapters/07-transfer-learning",
 }
-EXPLORER_PAGES = {"chapters/01-mlp-to-cnn", "chapters/02-convolution", "chapters/03-activations"}
+# Pages whose sources contain mathematics.
+MATH_PAGES = CHAPTER_PAGES | {"glossary"}
+# Every chapter has at least one explorer.
+EXPLORER_PAGES = CHAPTER_PAGES
 
 pytestmark = pytest.mark.browser
 
