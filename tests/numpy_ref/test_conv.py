@@ -243,3 +243,32 @@ def test_pad2d_bad_input_raises(call, argument, detail):
     x = np.zeros((1, 1, 4, 4))
     with pytest.raises(ValueError, match=f"^{argument}:.*{detail}"):
         call(x)
+
+
+@pytest.mark.parametrize(
+    "kernel,stride,padding", [(1, 1, 0), (3, 1, 1), (3, 2, 0), ((5, 3), 1, (2, 1))]
+)
+def test_repeated_backward_on_one_cache_returns_independent_correct_results(
+    kernel, stride, padding
+):
+    """The backward pass reuses scratch buffers: no result may alias one or change later."""
+    rng = np.random.default_rng(7)
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = rng.standard_normal((2, 3, 9, 8))
+    w = rng.standard_normal((4, 3, kh, kw))
+    b = rng.standard_normal(4)
+    out, cache = conv2d_forward(x, w, b, stride=stride, padding=padding)
+    douts = [rng.standard_normal(out.shape) for _ in range(2)]
+    first = conv2d_backward(douts[0], cache)
+    kept = [g.copy() for g in first]
+    second = conv2d_backward(douts[1], cache)
+    for name, g1, g1_kept, g2 in zip(("dx", "dw", "db"), first, kept, second, strict=True):
+        assert np.array_equal(g1, g1_kept), f"{name} of the first call changed after the second"
+        assert not np.shares_memory(g1, g2), f"{name} of both calls share memory"
+    # both calls are right, not merely different: autograd is the oracle
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = F.conv2d(xt, wt, bt, stride=stride, padding=padding)
+    for dout, grads in zip(douts, (first, second), strict=True):
+        expected = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dout), retain_graph=True)
+        for got, want in zip(grads, expected, strict=True):
+            np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-10)

@@ -5,6 +5,8 @@ Both forward functions return the same kind of cache, so ``conv2d_backward`` ser
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,32 @@ __all__ = ["conv2d_forward_naive", "conv2d_forward", "conv2d_backward"]
 
 IntOrPair = int | tuple[int, int]
 
+# Reusable temporaries of the backward pass, per thread. Fresh arrays of tens of MB cost page
+# faults on every call (measured: about a fifth of the backward's time at N = 64); a buffer kept
+# from the previous call is already mapped. Only arrays that never leave the function that asked
+# for them go here: nothing returned or stored in a cache may alias a scratch buffer.
+_SCRATCH = threading.local()
+_SCRATCH_SLOTS = 8  # least recently used buffers beyond this are dropped
+_BLOCK_BYTES = 2 << 20  # size of the input gradient's column block (about the L2 cache)
+
+
+def _scratch(purpose: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A temporary of this shape and dtype, reused across calls; zeros when first created.
+
+    Its contents are whatever the previous call with the same purpose left there.
+    """
+    slots = getattr(_SCRATCH, "slots", None)
+    if slots is None:
+        slots = _SCRATCH.slots = OrderedDict()
+    key = (purpose, tuple(shape), np.dtype(dtype))
+    buf = slots.pop(key, None)
+    if buf is None:
+        buf = np.zeros(shape, dtype=dtype)
+        while len(slots) >= _SCRATCH_SLOTS:
+            slots.popitem(last=False)
+    slots[key] = buf
+    return buf
+
 
 @dataclass(frozen=True)
 class _ConvCache:
@@ -28,7 +56,7 @@ class _ConvCache:
     stride: tuple[int, int]
     padding: tuple[int, int]
     out_size: tuple[int, int]
-    cols: np.ndarray | None  # (N, C_in*kH*kW, H_out*W_out)
+    cols: np.ndarray | None  # (N, C_in*kH*kW + 1, H_out*W_out), the last row all ones
 
 
 def _check_conv_args(
@@ -123,14 +151,18 @@ def _windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: in
 
 
 def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> np.ndarray:
-    """(N, C*kH*kW, H_out*W_out): one column per output position, per image.
+    """(N, C*kH*kW + 1, H_out*W_out): one column per output position, per image.
 
-    This layout makes the forward pass one matmul per image whose result is already NCHW.
+    This layout makes the forward pass one matmul per image whose result is already NCHW. The
+    extra last row of ones carries the bias through that matmul, and gives db in the backward
+    pass's matmul for dw: two passes over large arrays fewer than adding b and summing dout.
     """
     n, c = xp.shape[:2]
-    cols = np.empty((n, c, kh, kw, ho, wo), dtype=xp.dtype)
-    np.copyto(cols, _windows(xp, kh, kw, sh, sw, ho, wo))
-    return cols.reshape(n, c * kh * kw, ho * wo)
+    k = c * kh * kw
+    cols = np.empty((n, k + 1, ho * wo), dtype=xp.dtype)
+    np.copyto(cols[:, :k].reshape(n, c, kh, kw, ho, wo), _windows(xp, kh, kw, sh, sw, ho, wo))
+    cols[:, k] = 1
+    return cols
 
 
 def conv2d_forward(
@@ -169,9 +201,11 @@ def conv2d_forward(
     kh, kw = w.shape[2:]
     xp = zero_pad(x, ph, pw)
     cols = _im2col(xp, kh, kw, sh, sw, ho, wo)
-    out = np.matmul(w.reshape(c_out, -1), cols)  # (N, C_out, H_out*W_out)
-    if b is not None:
-        out += b[:, None]
+    # The bias is the weight of the row of ones in cols.
+    w_b = np.empty((c_out, cols.shape[1]), dtype=x.dtype)
+    w_b[:, :-1] = w.reshape(c_out, -1)
+    w_b[:, -1] = 0 if b is None else b
+    out = np.matmul(w_b, cols)  # (N, C_out, H_out*W_out)
     cache = _ConvCache(x.shape, xp, w.copy(), (sh, sw), (ph, pw), (ho, wo), cols)
     return out.reshape(n_images, c_out, ho, wo), cache
 
@@ -218,20 +252,23 @@ def conv2d_backward(
 
     cols = cache.cols if cache.cols is not None else _im2col(xp, kh, kw, sh, sw, ho, wo)
     dout_mat = dout.reshape(n_images, c_out, ho * wo)
-    db = dout_mat.sum(axis=(0, 2))
     # One matmul per image, reading dout transposed (a view, no copy); then sum over images.
     # Measured: (K, P) @ (P, C_out) runs faster than (C_out, P) @ (P, K) with OpenBLAS.
-    dw_t = np.matmul(cols, dout_mat.transpose(0, 2, 1)).sum(axis=0)  # (C_in*kH*kW, C_out)
-    dw = np.ascontiguousarray(dw_t.T).reshape(w.shape)
+    per_image = _scratch("dw", (n_images, cols.shape[1], c_out), dout.dtype)
+    np.matmul(cols, dout_mat.transpose(0, 2, 1), out=per_image)
+    dw_t = per_image.sum(axis=0)  # (C_in*kH*kW + 1, C_out); the row of ones gives db
+    dw = np.ascontiguousarray(dw_t[:-1].T).reshape(w.shape)
+    db = dw_t[-1].copy()
     # A contiguous copy of the small transposed kernel matrix makes OpenBLAS faster here.
     w_t = np.ascontiguousarray(w.reshape(c_out, -1).T)
     if (sh, sw) == (1, 1):
-        dx_padded = _input_grad_stride1(dout, w_t, xp.shape, kh, kw)
+        dx_padded = _input_grad_stride1(dout, w_t, xp.shape, kh, kw)  # a scratch buffer
     else:
         dcols = np.matmul(w_t, dout_mat)  # (N, C_in*kH*kW, H_out*W_out)
         dx_padded = _col2im(dcols, xp.shape, kh, kw, sh, sw, ho, wo)
-    dx = dx_padded[:, :, ph : ph + h, pw : pw + wd]
-    return np.ascontiguousarray(dx), dw, db
+    # Always a copy: dx_padded may be a reused scratch buffer.
+    dx = dx_padded[:, :, ph : ph + h, pw : pw + wd].copy()
+    return dx, dw, db
 
 
 def _col2im(
@@ -267,16 +304,32 @@ def _input_grad_stride1(
     ``i*Wp + j`` apart in the flattened (H*Wp) image. Each kernel offset then adds one contiguous
     block of H_out*Wp values per channel instead of H_out short rows; the zero columns contribute
     nothing. Costs a few percent more in the matrix product; saves more in the additions.
+    Returns a view of a scratch buffer that the next call overwrites: copy what you keep.
     """
     n, c_out, ho, wo = dout.shape
     c_in, hp, wp = padded_shape[1:]
-    wide = np.zeros((n, c_out, ho, wp), dtype=dout.dtype)
+    # Scratch buffers: the zero columns of `wide` are never written, so they stay zero.
+    wide = _scratch("wide", (n, c_out, ho, wp), dout.dtype)
     wide[..., :wo] = dout
-    dcols = np.matmul(w_t, wide.reshape(n, c_out, ho * wp)).reshape(n, c_in, kh, kw, ho * wp)
+    wide = wide.reshape(n, c_out, ho * wp)
     # kw - 1 spare cells at the end: the widened rows of the last offsets run past H*Wp.
-    flat = np.zeros((n, c_in, hp * wp + kw - 1), dtype=dout.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            start = i * wp + j
-            flat[:, :, start : start + ho * wp] += dcols[:, :, i, j]
+    flat = _scratch("flat", (n, c_in, hp * wp + kw - 1), dout.dtype)
+    # A few input channels at a time, so that the product's block is still in cache when the
+    # additions read it (measured: 25% faster at N = 64, 16 channels, 28x28, than all at once).
+    per_channel = n * kh * kw * ho * wp * dout.itemsize
+    block = max(1, min(c_in, _BLOCK_BYTES // per_channel))
+    for c0 in range(0, c_in, block):
+        c1 = min(c_in, c0 + block)
+        dcols = _scratch("dcols", (n, (c1 - c0) * kh * kw, ho * wp), dout.dtype)
+        np.matmul(w_t[c0 * kh * kw : c1 * kh * kw], wide, out=dcols)
+        dcols = dcols.reshape(n, c1 - c0, kh, kw, ho * wp)
+        part = flat[:, c0:c1]
+        # Offset (0, 0) starts at 0: copy it rather than zero the buffer and add (a pass less).
+        part[:, :, : ho * wp] = dcols[:, :, 0, 0]
+        part[:, :, ho * wp :] = 0
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    start = i * wp + j
+                    part[:, :, start : start + ho * wp] += dcols[:, :, i, j]
     return flat[:, :, : hp * wp].reshape(n, c_in, hp, wp)
