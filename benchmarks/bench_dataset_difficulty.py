@@ -19,29 +19,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbook import data
+from cnnbook import data, models
 from cnnbook.data import GlyphStyle, make_glyph_dataset
 
 
 def reference_cnn() -> nn.Module:
-    """The reference CNN of the syllabus (421,642 parameters), defined inline on purpose."""
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Dropout(0.25),
-        nn.Linear(3136, 128),
-        nn.Linear(128, 10),
-    )
+    """The reference CNN of the syllabus (421,642 parameters)."""
+    return models.build_reference_cnn()
 
 
 def mlp() -> nn.Module:
-    """One hidden layer of 530 units: 421,360 parameters, within 0.1% of the CNN."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 530), nn.ReLU(), nn.Linear(530, 10))
+    """One hidden layer of 530 units: 421,360 parameters, as many as the reference CNN."""
+    return models.build_mlp(530, num_hidden=1)
 
 
 def shift(X: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
