@@ -17,8 +17,13 @@ def test_picks_cuda_when_present_else_cpu_here():
 
 
 def test_describe_names_the_device_and_threads_on_cpu():
-    text = device.describe_device(torch.device("cpu"))
-    assert text.startswith("cpu (") and f"{torch.get_num_threads()} threads" in text
+    threads = torch.get_num_threads()
+    try:
+        for n, expected in ((1, "cpu (1 thread)"), (2, "cpu (2 threads)")):
+            torch.set_num_threads(n)
+            assert device.describe_device(torch.device("cpu")) == expected
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_prefer_and_environment_variable_force_the_cpu(monkeypatch):
