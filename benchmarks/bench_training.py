@@ -69,28 +69,30 @@ def batches(X: torch.Tensor, y: torch.Tensor, size: int = 1000) -> list:
 
 
 def accuracy_benchmark(args: argparse.Namespace) -> None:
-    X, y = data.load(DATASET, "train", as_tensor=True)
+    X, y = data.load(DATASET, "train", n=args.n_train, as_tensor=True)
     X_test, y_test = data.load(DATASET, "test", as_tensor=True)
     X_shift = shift_images(X_test, seed=1)
     train = data.make_loader(X, y, batch_size=args.batch_size, shuffle=True, seed=0)
     cnn_params = count_parameters(build_reference_cnn())
     width = mlp_width_for_params(cnn_params, num_hidden=2)
     print(f"\n1. accuracy on {DATASET}: {len(y)} training and {len(y_test)} test images")
-    print(f"   {args.epochs} epochs, Adam lr {args.lr}, cosine schedule, batch {args.batch_size}")
+    mlp_epochs = args.mlp_epochs or args.epochs
+    print(f"   CNN {args.epochs} epochs, MLP {mlp_epochs} epochs, Adam lr {args.lr}, cosine "
+          f"schedule, batch {args.batch_size}")  # fmt: skip
     # CPU seconds of this process too: with one thread on a busy machine they are what the wall
     # clock would show on an idle one
     header = f"{'model':<24}{'params':>9}{'epochs':>8}{'train s':>9}{'cpu s':>8}{'test acc':>10}"
     print(header + f"{'shifted':>9}{'drop':>7}")
     results = {}
-    for name, build in (
-        ("reference CNN", build_reference_cnn),
-        (f"MLP 784-{width}-{width}-10", lambda: build_mlp(width, 2)),
+    for name, build, epochs in (
+        ("reference CNN", build_reference_cnn, args.epochs),
+        (f"MLP 784-{width}-{width}-10", lambda: build_mlp(width, 2), mlp_epochs),
     ):
         set_seed(0)
         model = build()
         cpu0 = time.process_time()
         history = fit(
-            model, train, epochs=args.epochs, lr=args.lr, scheduler="cosine", device="cpu",
+            model, train, epochs=epochs, lr=args.lr, scheduler="cosine", device="cpu",
             seed=0, progress=False,
         )  # fmt: skip
         cpu = time.process_time() - cpu0
@@ -197,6 +199,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
+    parser.add_argument(
+        "--mlp-epochs",
+        type=int,
+        default=None,
+        help="the MLP is cheap: train it longer (default: --epochs)",
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--overhead-n", type=int, default=4000)
