@@ -21,12 +21,6 @@ from torch import nn
 from cnnbook.viz import normalization as N
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _population(n=256, c=3, seed=0):
     gen = torch.Generator().manual_seed(seed)
     shift = torch.tensor([2.0, -1.0, 0.5]).view(1, c, 1, 1)

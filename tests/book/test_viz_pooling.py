@@ -25,12 +25,6 @@ X4 = np.array(
 )
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [

@@ -11,7 +11,6 @@ import re
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -20,16 +19,6 @@ from torch import nn
 
 from cnnbook.training import History
 from cnnbook.viz import regularization as R
-
-
-@pytest.fixture(autouse=True)
-def _one_thread_and_close_figures():
-    # two pytest-xdist workers share two cores: more torch threads would only oversubscribe them
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-    plt.close("all")
 
 
 def _tiny_model() -> nn.Module:

@@ -10,7 +10,6 @@ import re
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -18,17 +17,6 @@ from torch import nn
 
 import cnnbook.transfer
 from cnnbook.viz import transfer as T
-
-
-@pytest.fixture(autouse=True)
-def _one_thread_and_close_figures():
-    # two pytest-xdist workers share two cores: more torch threads would only oversubscribe them
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-    plt.close("all")
-
 
 SIZES = [2, 8, 32]
 RESULTS = {  # accuracies (size x seed), picked so that the best strategy changes with the size

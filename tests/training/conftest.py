@@ -21,16 +21,6 @@ def _loader(X: torch.Tensor, y: torch.Tensor, batch_size: int = 32, shuffle: boo
     return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread per test process: with xdist's two workers on two cores, more threads only
-    oversubscribe the cores (and these tensors are too small to gain from threads)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def toy():
     """192 toy images and labels (three classes)."""

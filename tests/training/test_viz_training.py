@@ -4,7 +4,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -13,12 +12,6 @@ from torch import nn  # noqa: E402
 from cnnbook.models import build_reference_cnn, build_small_cnn  # noqa: E402
 from cnnbook.training import History, fit  # noqa: E402
 from cnnbook.viz import training as viz  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def n_images(fig) -> int:
