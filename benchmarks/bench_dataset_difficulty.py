@@ -11,7 +11,6 @@ shifts hurt the MLP far more than the CNN. Timings depend on the load of the mac
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import time
 
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbook import data, models
-from cnnbook.data import GlyphStyle, make_glyph_dataset
+from cnnbook.data import make_glyph_dataset, style_from_overrides
 
 
 def reference_cnn() -> nn.Module:
@@ -103,9 +102,7 @@ def main() -> None:
 
     start = time.perf_counter()
     if args.style:  # try other difficulty settings without touching the package defaults
-        style = GlyphStyle(
-            **{k: ast.literal_eval(v) for k, v in (a.split("=") for a in args.style)}
-        )
+        style = style_from_overrides(args.style)
         print(style)
         X, y = map(
             torch.from_numpy,

@@ -17,7 +17,6 @@ Timings are wall-clock and suffer from other processes on the machine: run it on
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import copy
 import functools
@@ -29,7 +28,7 @@ import torch
 from torch import nn
 
 from cnnbook import data, numpy_trainer
-from cnnbook.data import GlyphStyle, make_glyph_dataset
+from cnnbook.data import make_glyph_dataset, style_from_overrides
 from cnnbook.device import describe_device
 from cnnbook.models import (
     build_mlp,
@@ -72,9 +71,7 @@ def batches(X: torch.Tensor, y: torch.Tensor, size: int = 1000) -> list:
 
 def accuracy_benchmark(args: argparse.Namespace) -> None:
     if args.style:  # a difficulty experiment: the same generator with other style ranges
-        style = GlyphStyle(
-            **{k: ast.literal_eval(v) for k, v in (a.split("=") for a in args.style)}
-        )
+        style = style_from_overrides(args.style)
         print(f"   {style}")
         X, y = map(
             torch.from_numpy,

@@ -160,6 +160,30 @@ def test_bad_style_raises_value_error():
         synth.GlyphStyle(shift=-1.0)
 
 
+def test_style_from_overrides_replaces_only_the_named_fields():
+    style = synth.style_from_overrides(["shift=5.0", " scale = (0.75, 1.0)", "clutter=0"])
+    assert (style.shift, style.scale, style.clutter) == (5.0, (0.75, 1.0), 0)
+    assert style.rotation == synth.DEFAULT_STYLE.rotation == 10.0
+    assert synth.style_from_overrides([]) == synth.DEFAULT_STYLE
+    base = synth.GlyphStyle(noise=0.2)
+    assert synth.style_from_overrides(["blur=1.0"], base) == synth.GlyphStyle(noise=0.2, blur=1.0)
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("shift", "KEY=VALUE"),  # no '='
+        ("colour=1", "colour=1"),  # not a field
+        ("shift=five", "Python literal"),
+        ("scale=(0.75,", "Python literal"),
+        ("clutter=1.5", "clutter"),  # the style's own range check
+    ],
+)
+def test_style_from_overrides_rejects_bad_items(item, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        synth.style_from_overrides([item])
+
+
 def test_class_names():
     assert data.class_names("glyph-digits") == [str(d) for d in range(10)]
     assert data.class_names("glyph-letters") == list("ABCDEFGHIJ")

@@ -24,7 +24,7 @@ from cnnbook.data.cache import data_home, offline
 from cnnbook.data.dots import make_dots, make_dots_dataset
 from cnnbook.data.download import DatasetUnavailable, fetch
 from cnnbook.data.parsers import read_cifar10, read_idx
-from cnnbook.data.synth import GlyphStyle, make_glyph_dataset
+from cnnbook.data.synth import GlyphStyle, make_glyph_dataset, style_from_overrides
 
 __all__ = [
     "DATASETS",
@@ -42,4 +42,5 @@ __all__ = [
     "offline",
     "read_cifar10",
     "read_idx",
+    "style_from_overrides",
 ]

@@ -15,7 +15,9 @@ is a pure function of its arguments and the train and test splits use disjoint s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -23,7 +25,13 @@ import torch.nn.functional as F
 
 from cnnbook.data.glyphs import HELD_OUT_FONTS, TRAIN_FONTS, glyph_bank
 
-__all__ = ["GlyphStyle", "DEFAULT_STYLE", "make_glyph_dataset", "GLYPH_SETS"]
+__all__ = [
+    "GlyphStyle",
+    "DEFAULT_STYLE",
+    "style_from_overrides",
+    "make_glyph_dataset",
+    "GLYPH_SETS",
+]
 
 # The characters of each glyph dataset, one per class, in label order.
 GLYPH_SETS: dict[str, str] = {
@@ -94,6 +102,40 @@ class GlyphStyle:
 
 
 DEFAULT_STYLE = GlyphStyle()
+
+
+def style_from_overrides(overrides: Iterable[str], base: GlyphStyle = DEFAULT_STYLE) -> GlyphStyle:
+    """A style with some ranges replaced, from ``KEY=VALUE`` strings as typed on a command line.
+
+    Args:
+        overrides: strings such as ``"shift=5.0"`` or ``"scale=(0.75, 1.0)"``; each value is a
+            Python literal.
+        base: the style whose other fields are kept.
+
+    Returns:
+        A new :class:`GlyphStyle` (its own checks apply to the new values).
+
+    Example:
+        >>> style_from_overrides(["shift=5.0", "clutter=0.5"]).shift
+        5.0
+    """
+    names = [f.name for f in fields(GlyphStyle)]
+    changes = {}
+    for item in overrides:
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or key not in names:
+            raise ValueError(
+                f"overrides: expected KEY=VALUE with KEY one of {', '.join(names)}; got {item!r}"
+            )
+        try:
+            changes[key] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            raise ValueError(
+                f"overrides: the value of {key} must be a Python literal such as 0.5 or "
+                f"(0.8, 1.0); got {text!r}"
+            ) from None
+    return replace(base, **changes)
 
 
 def make_glyph_dataset(
