@@ -9,7 +9,7 @@ import torch
 from cnnbook import data
 from cnnbook.data import api, glyphs, synth
 
-GENERATED = ["glyph-digits", "glyph-letters", "two-dots"]
+GENERATED = ["stroke-digits", "glyph-digits", "glyph-letters", "two-dots"]
 
 
 @pytest.mark.parametrize("name", GENERATED)
@@ -186,6 +186,7 @@ def test_style_from_overrides_rejects_bad_items(item, message):
 
 def test_class_names():
     assert data.class_names("glyph-digits") == [str(d) for d in range(10)]
+    assert data.class_names("stroke-digits") == [str(d) for d in range(10)]
     assert data.class_names("glyph-letters") == list("ABCDEFGHIJ")
     assert data.class_names("two-dots") == ["one dot", "two dots"]
     assert data.class_names("fashion-mnist")[9] == "Ankle boot"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -15,15 +16,17 @@ from cnnbook.data.dots import make_dots_dataset
 from cnnbook.data.download import DatasetUnavailable, fetch
 from cnnbook.data.parsers import read_cifar10, read_idx
 from cnnbook.data.registry import CLASS_NAMES, REGISTRY
-from cnnbook.data.synth import GLYPH_SETS, make_glyph_dataset
+from cnnbook.data.strokes import DEFAULT_STROKE_STYLE, make_stroke_dataset
+from cnnbook.data.synth import DEFAULT_STYLE, GLYPH_SETS, make_glyph_dataset, style_from_overrides
 
-__all__ = ["DATASETS", "load", "make_loader", "load_or_fallback", "class_names"]
+__all__ = ["DATASETS", "load", "load_styled", "make_loader", "load_or_fallback", "class_names"]
 
 # Bump when a generator changes, so that disk caches of older versions are never reused.
 GENERATOR_VERSION = 1
 
 # Generated datasets: default sizes per split.
 _GENERATED_SIZES = {
+    "stroke-digits": {"train": 20000, "test": 5000},
     "glyph-digits": {"train": 20000, "test": 5000},
     "glyph-letters": {"train": 20000, "test": 5000},
     "two-dots": {"train": 5000, "test": 1000},
@@ -41,6 +44,8 @@ def class_names(name: str) -> list[str]:
         One string per class; label ``k`` is ``class_names(name)[k]``.
     """
     _check_name(name)
+    if name == "stroke-digits":
+        return list("0123456789")
     if name in GLYPH_SETS:
         return list(GLYPH_SETS[name])
     if name == "two-dots":
@@ -60,18 +65,19 @@ def load(
 ) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:
     """Load (or generate) a dataset split as images in [0, 1] and integer labels.
 
-    Generated datasets (``"glyph-digits"``, ``"glyph-letters"``, ``"two-dots"``) need no network and
-    are a pure function of ``(name, split, n, seed)``. Downloaded ones (``"mnist"``,
-    ``"fashion-mnist"``, ``"cifar10"``) are fetched once into the cache folder (``root``, else
-    ``$CNNBOOK_DATA``, else ``~/.cache/cnnbook``) and verified by checksum.
+    Generated datasets (``"stroke-digits"``, ``"glyph-digits"``, ``"glyph-letters"``,
+    ``"two-dots"``) need no network and are a pure function of ``(name, split, n, seed)``.
+    Downloaded ones (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``) are fetched once into the
+    cache folder (``root``, else ``$CNNBOOK_DATA``, else ``~/.cache/cnnbook``) and verified by
+    checksum.
     Results are cached in memory; each call returns fresh copies.
 
     Args:
         name: one of :data:`DATASETS`.
         split: ``"train"`` or ``"test"``.
         n: number of examples. Generated: how many to make (default 20,000 train / 5,000 test
-            for glyphs, 5,000 / 1,000 for dots). Downloaded: a random subset of that size drawn
-            with ``seed`` (default: the whole split, in its original order).
+            for strokes and glyphs, 5,000 / 1,000 for dots). Downloaded: a random subset of that
+            size drawn with ``seed`` (default: the whole split, in its original order).
         seed: seed of the generator, or of the subset.
         as_tensor: return torch tensors instead of NumPy arrays.
         root: cache folder for downloads and disk caches.
@@ -81,7 +87,7 @@ def load(
         ``(X, y)``: float32 images and int64 labels.
 
     Shape:
-        X: ``(N, C, H, W)`` (1x28x28 for the glyph, dot and MNIST-family sets, 3x32x32 for
+        X: ``(N, C, H, W)`` (1x28x28 for the stroke, glyph, dot and MNIST-family sets, 3x32x32 for
         CIFAR-10); y: ``(N,)``.
 
     Raises:
@@ -89,7 +95,7 @@ def load(
         DatasetUnavailable: a downloaded dataset that is not cached and cannot be fetched.
 
     Example:
-        >>> X, y = load("glyph-digits", "test", n=100)
+        >>> X, y = load("stroke-digits", "test", n=100)
         >>> X.shape, X.dtype, y[:5]  # doctest: +SKIP
         ((100, 1, 28, 28), dtype('float32'), array([...]))
     """
@@ -118,8 +124,41 @@ def load(
     return X, y
 
 
+def load_styled(
+    name: str, split: str, n: int, overrides: Iterable[str] = (), seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, object]:
+    """A generated dataset with some of its generator's style ranges changed (for experiments).
+
+    The benchmarks use it to try harder or easier variants without touching the shipped defaults;
+    nothing is cached.
+
+    Args:
+        name: ``"stroke-digits"``, ``"glyph-digits"`` or ``"glyph-letters"``.
+        split: ``"train"`` or ``"test"``.
+        n: number of images.
+        overrides: ``KEY=VALUE`` strings for :func:`cnnbook.data.synth.style_from_overrides`,
+            with keys of :class:`~cnnbook.data.strokes.StrokeStyle` for ``"stroke-digits"`` and of
+            :class:`~cnnbook.data.synth.GlyphStyle` for the glyph sets.
+        seed: seed of the generator.
+
+    Returns:
+        ``(X, y, style)``: tensors as :func:`load` returns them, and the style used.
+    """
+    if name == "stroke-digits":
+        style = style_from_overrides(overrides, DEFAULT_STROKE_STYLE)
+        X, y = make_stroke_dataset(split, n=n, seed=seed, style=style)
+    elif name in GLYPH_SETS:
+        style = style_from_overrides(overrides, DEFAULT_STYLE)
+        X, y = make_glyph_dataset(name, split, n=n, seed=seed, style=style)
+    else:
+        raise ValueError(
+            f"name: expected 'stroke-digits' or one of {sorted(GLYPH_SETS)}, got {name!r}"
+        )
+    return torch.from_numpy(X), torch.from_numpy(y), style
+
+
 def load_or_fallback(
-    name: str = "mnist", fallback: str = "glyph-digits", split: str = "train", **kwargs
+    name: str = "mnist", fallback: str = "stroke-digits", split: str = "train", **kwargs
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Load ``name``; if it is unavailable (offline, no network, bad checksum) load ``fallback``.
 
@@ -200,7 +239,9 @@ def _generated(
         if path.is_file():
             with np.load(path) as stored:
                 return _frozen(stored["X"], stored["y"])
-    if name == "two-dots":
+    if name == "stroke-digits":
+        X, y = make_stroke_dataset(split, n=n, seed=seed)
+    elif name == "two-dots":
         # Disjoint streams for train and test: the split is folded into the seed.
         X, y, _ = make_dots_dataset(n, seed=seed * 2 + (split == "test"))
     else:

@@ -73,7 +73,7 @@ REGISTRY: dict[str, RemoteDataset] = {
                 4542,
             ),
         },
-        offline_alternative="glyph-digits",
+        offline_alternative="stroke-digits",
     ),
     "fashion-mnist": RemoteDataset(
         mirrors=(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -102,24 +103,26 @@ class GlyphStyle:
 
 
 DEFAULT_STYLE = GlyphStyle()
+StyleT = TypeVar("StyleT")
 
 
-def style_from_overrides(overrides: Iterable[str], base: GlyphStyle = DEFAULT_STYLE) -> GlyphStyle:
+def style_from_overrides(overrides: Iterable[str], base: StyleT = DEFAULT_STYLE) -> StyleT:
     """A style with some ranges replaced, from ``KEY=VALUE`` strings as typed on a command line.
 
     Args:
         overrides: strings such as ``"shift=5.0"`` or ``"scale=(0.75, 1.0)"``; each value is a
             Python literal.
-        base: the style whose other fields are kept.
+        base: the style whose other fields are kept: a :class:`GlyphStyle` or a
+            :class:`cnnbook.data.strokes.StrokeStyle`.
 
     Returns:
-        A new :class:`GlyphStyle` (its own checks apply to the new values).
+        A new style of the same class as ``base`` (its own checks apply to the new values).
 
     Example:
         >>> style_from_overrides(["shift=5.0", "clutter=0.5"]).shift
         5.0
     """
-    names = [f.name for f in fields(GlyphStyle)]
+    names = [f.name for f in fields(base)]
     changes = {}
     for item in overrides:
         key, sep, text = str(item).partition("=")
