@@ -70,14 +70,16 @@ def batches(X: torch.Tensor, y: torch.Tensor, size: int = 1000) -> list:
 
 def accuracy_benchmark(args: argparse.Namespace) -> None:
     if args.style:  # a difficulty experiment: the same generator with other style ranges
-        X, y, style = data.load_styled(DATASET, "train", args.n_train or 20000, args.style)
-        X_test, y_test, _ = data.load_styled(DATASET, "test", 5000, args.style)
+        X, y, style = data.load_styled(
+            DATASET, "train", args.n_train or 20000, args.style, args.seed
+        )
+        X_test, y_test, _ = data.load_styled(DATASET, "test", 5000, args.style, args.seed)
         print(f"   {style}")
     else:
-        X, y = data.load(DATASET, "train", n=args.n_train, as_tensor=True)
-        X_test, y_test = data.load(DATASET, "test", as_tensor=True)
+        X, y = data.load(DATASET, "train", n=args.n_train, seed=args.seed, as_tensor=True)
+        X_test, y_test = data.load(DATASET, "test", seed=args.seed, as_tensor=True)
     X_shift = shift_images(X_test, seed=1)
-    train = data.make_loader(X, y, batch_size=args.batch_size, shuffle=True, seed=0)
+    train = data.make_loader(X, y, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     cnn_params = count_parameters(build_reference_cnn())
     width = mlp_width_for_params(cnn_params, num_hidden=2)
     print(f"\n1. accuracy on {DATASET}: {len(y)} training and {len(y_test)} test images")
@@ -93,12 +95,12 @@ def accuracy_benchmark(args: argparse.Namespace) -> None:
         ("reference CNN", build_reference_cnn, args.epochs),
         (f"MLP 784-{width}-{width}-10", lambda: build_mlp(width, 2), mlp_epochs),
     ):
-        set_seed(0)
+        set_seed(args.seed)
         model = build()
         cpu0 = time.process_time()
         history = fit(
             model, train, epochs=epochs, lr=args.lr, scheduler="cosine", device="cpu",
-            seed=0, progress=False,
+            seed=args.seed, progress=False,
         )  # fmt: skip
         cpu = time.process_time() - cpu0
         acc = evaluate(model, batches(X_test, y_test), "cpu")
@@ -222,6 +224,10 @@ def main() -> None:
         help="accuracy only: generate the data with these StrokeStyle overrides, e.g. shift=4.0 "
         "'scale=(0.8,1.0)' (default: the shipped dataset)",
     )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="accuracy only: seed of the data, the initial "
+        "weights and the batch order (the shipped dataset is seed 0)"
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--overhead-n", type=int, default=4000)
