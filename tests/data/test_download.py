@@ -240,6 +240,9 @@ def test_real_registry_is_well_formed():
         for remote in spec.files.values():
             assert len(remote.digest) == lengths[remote.algorithm], (name, remote.filename)
             int(remote.digest, 16)  # hexadecimal
+            # The shipped table uses the stronger hash and knows every size (a truncated
+            # download is caught before it is hashed).
+            assert remote.algorithm == "sha256" and remote.size, (name, remote.filename)
     assert len(registry.REGISTRY["mnist"].mirrors) >= 2
     assert len(registry.REGISTRY["fashion-mnist"].mirrors) >= 2
 

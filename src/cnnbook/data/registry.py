@@ -1,8 +1,9 @@
 """The table of downloadable datasets: files, mirrors, sizes and checksums.
 
-SHA-256 is used where a published one is known (MNIST and CIFAR-10: the values used by Keras and
-TensorFlow Datasets); Fashion-MNIST is verified with the MD5 sums its authors publish in their
-README, because no SHA-256 from the authors is known to us.
+Every file is verified by SHA-256 and its size: for MNIST and CIFAR-10 the values that Keras and
+TensorFlow Datasets use, for Fashion-MNIST those of TensorFlow Datasets (the same files as the MD5
+sums its authors publish in their README). The downloader also accepts MD5 entries, for mirrors
+that publish nothing else.
 """
 
 from __future__ import annotations
@@ -82,16 +83,28 @@ REGISTRY: dict[str, RemoteDataset] = {
         ),
         files={
             "train_images": RemoteFile(
-                "train-images-idx3-ubyte.gz", "md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"
+                "train-images-idx3-ubyte.gz",
+                "sha256",
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                26421880,
             ),
             "train_labels": RemoteFile(
-                "train-labels-idx1-ubyte.gz", "md5", "25c81989df183df01b3e8a0aad5dffbe"
+                "train-labels-idx1-ubyte.gz",
+                "sha256",
+                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                29515,
             ),
             "test_images": RemoteFile(
-                "t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79"
+                "t10k-images-idx3-ubyte.gz",
+                "sha256",
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                4422102,
             ),
             "test_labels": RemoteFile(
-                "t10k-labels-idx1-ubyte.gz", "md5", "bb300cfdad3c16e7a12a480ee83cd310"
+                "t10k-labels-idx1-ubyte.gz",
+                "sha256",
+                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                5148,
             ),
         },
         offline_alternative="glyph-letters",
