@@ -3,7 +3,6 @@ and hostile submissions of assignment 1: the protections are on by default."""
 
 from __future__ import annotations
 
-import copy
 import csv
 import inspect
 import json
@@ -27,30 +26,21 @@ pytestmark = [
 ]
 
 
-def _with(nb: dict, grade_id: str, body: str) -> dict:
-    nb = copy.deepcopy(nb)
-    for cell in nb["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
-            cell["source"] = body
-            return nb
-    raise KeyError(grade_id)
-
-
-def test_grading_command_is_protected_by_default(tmp_path: Path) -> None:
+def test_grading_command_is_protected_by_default(tmp_path: Path, nbtools) -> None:
     source = json.loads((ROOT / "solutions" / A / f"{A}.ipynb").read_text())
     subs: dict[str, dict | str] = {
         "honest": source,
-        "endless": _with(
+        "endless": nbtools.replace_solution(
             source, "dense_params", "def dense_params(*a, **k):\n    while True:\n        pass\n"
         ),
-        "torch": _with(
+        "torch": nbtools.replace_solution(
             source,
             "conv2d_params",
             "import torch\n\ndef conv2d_params(i, o, k, bias="
             "True):\n    c = torch.nn.Conv2d(i, o, k, bias=bias)\n"
             "    return sum(p.numel() for p in c.parameters())\n",
         ),
-        "exit": _with(source, "receptive_field", "import os\nos._exit(0)\n"),
+        "exit": nbtools.replace_solution(source, "receptive_field", "import os\nos._exit(0)\n"),
         "broken": '{"nbformat": 4, "cells": [',
     }
     for student, nb in subs.items():
