@@ -29,6 +29,7 @@ import torch
 
 from cnnbook import data
 from cnnbook.data.api import GENERATOR_VERSION
+from cnnbook.data.fingerprint import fingerprint
 from cnnbook.models import build_reference_cnn_bn, count_parameters
 from cnnbook.training import evaluate, fit, set_seed
 from cnnbook.transfer import PRETRAINED_DIR, PRETRAINED_NAME
@@ -84,8 +85,8 @@ def main() -> None:
             "train": {"split": "train", "n": len(y), "seed": 0},
             "test": {"split": "test", "n": len(y_test), "seed": 0},
             "generator_version": GENERATOR_VERSION,
-            # fingerprint of the test images: tells whether a later generator still makes them
-            "test_images_sha256": hashlib.sha256(X_test.tobytes()).hexdigest(),
+            # tells whether a later generator still makes these images (portable: no float hash)
+            "test_fingerprint": fingerprint(X_test, y_test),
         },
         "source_test_accuracy": round(accuracy, 4),
         "training": {

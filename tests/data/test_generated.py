@@ -212,3 +212,28 @@ def test_make_loader_is_deterministic_by_seed():
         data.make_loader(X, y, 0)
     with pytest.raises(ValueError, match="y"):
         data.make_loader(X, y[:-1])
+
+
+def test_fingerprint_ignores_rounding_noise_and_catches_real_changes():
+    from cnnbook.data.fingerprint import fingerprint, fingerprint_differences
+
+    X, y = data.load("glyph-digits", "test", n=64, seed=3)
+    record = fingerprint(X, y)
+    # last-bit noise, as another processor's SIMD rounding gives: still the same data
+    noisy = X * (1 + np.float32(2e-7) * np.sign(np.random.default_rng(0).standard_normal(X.shape)))
+    assert not np.array_equal(noisy, X)
+    assert fingerprint_differences(record, noisy.astype(np.float32), y) == []
+    # a real change: another seed, one shifted image, one relabelled image
+    X2, y2 = data.load("glyph-digits", "test", n=64, seed=4)
+    assert fingerprint_differences(record, X2, y2)
+    shifted = X.copy()
+    shifted[0] = np.roll(X[0], 3, axis=-1) * 0.9
+    assert any("first_image_means" in d for d in fingerprint_differences(record, shifted, y))
+    relabelled = y.copy()
+    relabelled[5] = (relabelled[5] + 1) % 10
+    assert fingerprint_differences(record, X, relabelled) == [
+        f"labels_sha256: recorded {record['labels_sha256']!r}, "
+        f"now {fingerprint(X, relabelled)['labels_sha256']!r}"
+    ]
+    with pytest.raises(ValueError, match="integers"):
+        fingerprint(X, y.astype(float))

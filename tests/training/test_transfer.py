@@ -173,15 +173,17 @@ def test_a_corrupted_copy_is_refused(tmp_path):
 @pytest.mark.slow
 def test_shipped_network_reaches_its_stated_source_accuracy():
     from cnnbook import data
+    from cnnbook.data.fingerprint import fingerprint_differences
     from cnnbook.training import evaluate
 
     info = transfer.pretrained_info()
     test = info["source_task"]["test"]
     X, y = data.load("glyph-digits", "test", n=test["n"], seed=test["seed"], as_tensor=True)
-    fingerprint = hashlib.sha256(X.numpy().tobytes()).hexdigest()
-    assert fingerprint == info["source_task"]["test_images_sha256"], (
+    # compared with tolerances: float bytes differ between processors (NumPy's SIMD rounding)
+    differences = fingerprint_differences(info["source_task"]["test_fingerprint"], X, y)
+    assert not differences, (
         "the glyph-digits generator no longer makes the images the shipped network was tested "
-        "on: re-run scripts/pretrain_source.py"
+        f"on ({'; '.join(differences)}): re-run scripts/pretrain_source.py"
     )
     batches = list(zip(X.split(1000), y.split(1000), strict=True))
     accuracy = evaluate(transfer.load_pretrained(), batches, "cpu")
