@@ -24,7 +24,8 @@ __all__ = ["RESULTS_DIR", "load", "provenance", "save"]
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name or not name.replace("-", "").replace("_", "").isalnum():
+    plain = isinstance(name, str) and name.replace("-", "").replace("_", "").isalnum()
+    if not plain:
         raise ValueError(f"name: expected letters, digits, '-' or '_', got {name!r}")
     return name
 
