@@ -6,12 +6,20 @@
     predict, set_seed           labels/probabilities for a tensor or loader; one seed for all RNGs
 
 The loops keep running sums on the device and read them back once per epoch, so a batch costs
-the forward, backward and update and nothing else (no host synchronisation per batch).
+the forward, backward and update and nothing else (no host synchronisation per batch). Batches
+already on the device (for example from :class:`cnnbook.data.DeviceLoader`) are not copied.
+
+Devices, the same rule everywhere: ``fit`` moves the model to its device (documented there);
+``train_one_epoch``, ``evaluate``, ``evaluate_loss_accuracy`` and ``predict`` never move a model
+(that would change the caller's model, and an optimizer's state would stay behind): given a
+``device`` that is not the model's, they raise a ValueError that says so. Without a device,
+``evaluate_loss_accuracy`` and ``predict`` run on the model's own device.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import random
 import time
@@ -106,6 +114,64 @@ def _check_device(device: torch.device | str | None) -> torch.device:
     raise ValueError(f"device: got {device!r}, expected None, a str or a torch.device")
 
 
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are the same, ``"cuda"`` meaning the current CUDA device."""
+    if a.type != b.type:
+        return False
+    if a.index is None or b.index is None:
+        if a.type != "cuda":
+            return True  # "cpu", "meta", "mps": one device each
+        current = torch.cuda.current_device()
+        return (a.index if a.index is not None else current) == (
+            b.index if b.index is not None else current
+        )
+    return a.index == b.index
+
+
+def _model_device(model: nn.Module) -> torch.device | None:
+    """The device of the model's first parameter (or buffer); None for a model without any."""
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return None if first is None else first.device
+
+
+def _require_model_on(model: nn.Module, device: torch.device, fix: str) -> None:
+    """Raise a ValueError when some parameter or buffer of ``model`` is not on ``device``."""
+    elsewhere = sorted(
+        {
+            str(t.device)
+            for t in itertools.chain(model.parameters(), model.buffers())
+            if not _same_device(t.device, device)
+        }
+    )
+    if elsewhere:
+        raise ValueError(
+            f"model: its parameters are on {', '.join(elsewhere)}, expected {device} (the "
+            f"device argument); this function does not move a model: {fix}"
+        )
+
+
+def _loader_device(loader: object) -> torch.device | None:
+    """The device a device-resident loader keeps its data on (None for other loaders)."""
+    device = getattr(loader, "device", None)
+    return device if isinstance(device, torch.device) else None
+
+
+def _require_loader_on(name: str, loader: object, device: torch.device) -> None:
+    """A device-resident loader on another device would copy every batch: refuse it."""
+    where = _loader_device(loader)
+    if where is not None and not _same_device(where, device):
+        raise ValueError(
+            f"{name}: a device-resident loader with its data on {where}, expected {device} "
+            f"(the device of this run); build it with device={str(device)!r}, or pass "
+            f"device={str(where)!r}"
+        )
+
+
+def _default_device(model: nn.Module, loader: object) -> torch.device:
+    """The model's device; for a model without parameters the loader's, else the CPU."""
+    return _model_device(model) or _loader_device(loader) or torch.device("cpu")
+
+
 def _check_model(model: object) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ValueError(f"model: got {type(model).__name__}, expected a torch.nn.Module")
@@ -132,11 +198,12 @@ def _run_epoch(
     device: torch.device,
     optimizer: torch.optim.Optimizer | None,
     scaler: torch.amp.GradScaler | None = None,
-    autocast: bool = False,
+    autocast: torch.dtype | None = None,
     bar: tqdm | None = None,
 ) -> tuple[float, float]:
     """One pass over ``loader``: train when ``optimizer`` is given, else just measure.
 
+    ``autocast`` is the low-precision dtype of mixed precision (None: full precision).
     Returns the mean loss per example and the accuracy. Sums stay on the device until the end.
     """
     training = optimizer is not None
@@ -145,11 +212,14 @@ def _run_epoch(
     correct = torch.zeros((), device=device, dtype=torch.int64)
     count = 0
     amp_ctx = (
-        torch.autocast(device_type=device.type, dtype=torch.float16) if autocast else nullcontext()
+        torch.autocast(device_type=device.type, dtype=autocast)
+        if autocast is not None
+        else nullcontext()
     )
     grad_ctx = nullcontext() if training else torch.no_grad()
     with grad_ctx:
         for X, y in loader:
+            # No copy when the batch is already there (a device-resident loader).
             X = X.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
             with amp_ctx:
@@ -189,7 +259,7 @@ def train_one_epoch(
     there), and for each batch runs forward, loss, ``zero_grad``, backward and ``optimizer.step``.
 
     Args:
-        model: the network, already on ``device``.
+        model: the network, already on ``device`` (it is not moved: a ValueError says so).
         loader: iterable of ``(X, y)`` batches, e.g. a ``DataLoader``.
         optimizer: a ``torch.optim`` optimizer over the model's parameters.
         loss_fn: ``loss_fn(logits, y) -> scalar tensor`` averaged over the batch,
@@ -198,6 +268,9 @@ def train_one_epoch(
 
     Returns:
         the mean loss per training example over the epoch (batches weighted by their size).
+
+    Raises:
+        ValueError: a bad argument, or a model that is not on ``device``.
 
     Shape:
         ``X`` is ``(N, C, H, W)``, ``y`` is ``(N,)`` class indices, ``model(X)`` is ``(N, K)``.
@@ -210,7 +283,13 @@ def train_one_epoch(
         )
     if not callable(loss_fn):
         raise ValueError(f"loss_fn: got {loss_fn!r}, expected a callable loss_fn(logits, y)")
-    loss, _ = _run_epoch(model, loader, loss_fn, _check_device(device), optimizer)
+    device = _check_device(device)
+    _require_model_on(
+        model, device, "call model.to(device) before building the optimizer (its state lives "
+        "beside the parameters)"
+    )  # fmt: skip
+    _require_loader_on("loader", loader, device)
+    loss, _ = _run_epoch(model, loader, loss_fn, device, optimizer)
     return loss
 
 
@@ -223,10 +302,25 @@ def evaluate_loss_accuracy(
     """Mean loss (cross-entropy by default) and accuracy of ``model`` on ``loader`` in eval mode.
 
     The model's train/eval mode is restored afterwards.
+
+    Args:
+        model: the network (not moved).
+        loader: iterable of ``(X, y)`` batches.
+        device: where to run; default the model's device (for a model without parameters: the
+            loader's device if it is device-resident, else the CPU).
+        loss_fn: ``loss_fn(logits, y)``, a batch mean; default cross-entropy.
+
+    Returns:
+        ``(loss, accuracy)``: the mean loss per example and the fraction of right arg-maxes.
+
+    Raises:
+        ValueError: a bad argument, or a ``device`` that is not the model's.
     """
     _check_model(model)
     _check_loader("loader", loader)
-    device = _check_device(device)
+    device = _default_device(model, loader) if device is None else _check_device(device)
+    _require_model_on(model, device, "move it with model.to(device), or leave device=None")
+    _require_loader_on("loader", loader, device)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     was_training = model.training
     try:
@@ -242,12 +336,15 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str) -> 
     restores the model's previous mode afterwards.
 
     Args:
-        model: the network, already on ``device``.
+        model: the network, already on ``device`` (it is not moved: a ValueError says so).
         loader: iterable of ``(X, y)`` batches.
         device: where the batches go.
 
     Returns:
         accuracy in ``[0, 1]``.
+
+    Raises:
+        ValueError: a bad argument, or a model that is not on ``device``.
 
     Shape:
         ``X`` is ``(N, C, H, W)``, ``y`` is ``(N,)``, ``model(X)`` is ``(N, K)``.
@@ -255,6 +352,8 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str) -> 
     _check_model(model)
     _check_loader("loader", loader)
     device = _check_device(device)
+    _require_model_on(model, device, "move it first with model.to(device)")
+    _require_loader_on("loader", loader, device)
     was_training = model.training
     model.eval()
     correct = torch.zeros((), device=device, dtype=torch.int64)
@@ -262,7 +361,7 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str) -> 
     try:
         with torch.no_grad():
             for X, y in loader:
-                X, y = X.to(device), y.to(device)
+                X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 correct += (model(X).argmax(dim=1) == y).sum()
                 count += y.shape[0]
     finally:
@@ -286,7 +385,8 @@ def predict(
         model: the network.
         data: a tensor or array of inputs ``(N, C, H, W)``, or a loader of ``X`` or ``(X, y)``
             batches (labels are ignored).
-        device: where to run (default: the model's device).
+        device: where to run (default: the model's device). The model is not moved: a device
+            that is not the model's raises a ValueError.
         batch_size: batch size used when ``data`` is a tensor or array.
         return_probs: return softmax probabilities ``(N, K)`` instead of labels ``(N,)``.
 
@@ -296,10 +396,8 @@ def predict(
     _check_model(model)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: got {batch_size!r}, expected a positive int")
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    device = _check_device(device)
+    device = _default_device(model, data) if device is None else _check_device(device)
+    _require_model_on(model, device, "move it with model.to(device), or leave device=None")
     if isinstance(data, np.ndarray):
         data = torch.from_numpy(data)
     if isinstance(data, torch.Tensor):
@@ -357,6 +455,17 @@ def _make_scheduler(scheduler, optimizer: torch.optim.Optimizer, epochs: int):
     )
 
 
+def _amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``fit(amp=True)`` on ``device``; None means full precision.
+
+    CUDA: bfloat16 where supported (Ampere and later), else float16 (with a GradScaler). Other
+    devices: None (CPU bfloat16 autocast measured no faster than float32 on the book's CNNs).
+    """
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def _num_batches(loader: Iterable) -> int | None:
     try:
         return len(loader)  # type: ignore[arg-type]
@@ -383,7 +492,8 @@ def fit(
     """Train ``model`` for up to ``epochs`` epochs and return its :class:`History`.
 
     Args:
-        model: the network; it is moved to ``device``.
+        model: the network; it is moved to ``device`` (in place, so a ready ``optimizer`` keeps
+            pointing at its parameters).
         train_loader: iterable of ``(X, y)`` training batches (reshuffled by the loader itself).
         val_loader: optional iterable of validation batches, evaluated after every epoch.
         epochs: maximum number of passes over ``train_loader``.
@@ -398,11 +508,18 @@ def fit(
         early_stopping_patience: stop after this many epochs without a lower monitored loss
             and load the best epoch's weights back. ``None`` trains all epochs and keeps the last
             weights.
-        device: where to train (default :func:`cnnbook.device.get_device`).
+        device: where to train. Default: the device of ``train_loader`` when it is device-resident
+            (:class:`cnnbook.data.DeviceLoader`), else :func:`cnnbook.device.get_device`. A
+            device-resident loader on another device raises a ValueError (every batch would be
+            copied).
         seed: if given, :func:`set_seed` is called first (weights already built are unaffected;
             it fixes dropout and a loader's shuffling when the loader draws from torch's RNG).
-        amp: mixed precision (``torch.autocast`` in float16 with a ``GradScaler``) on CUDA. On
-            other devices it is ignored with a warning and training runs in full precision.
+        amp: mixed precision on CUDA: ``torch.autocast`` in bfloat16 where the GPU supports it
+            (no loss scaling needed: bfloat16 has float32's range), else in float16 with a
+            ``GradScaler``. Weights, optimizer state and the loss stay in float32. On other
+            devices it is ignored with a warning and training runs in full precision (on the CPU
+            bfloat16 autocast was measured no faster than float32 on the book's networks; see
+            ``benchmarks/RESULTS.md``).
         progress: show ``tqdm`` progress bars (work in notebooks and terminals).
 
     Returns:
@@ -431,20 +548,26 @@ def fit(
         )
     if loss_fn is not None and not callable(loss_fn):
         raise ValueError(f"loss_fn: got {loss_fn!r}, expected a callable loss_fn(logits, y)")
+    if device is None:
+        device = _loader_device(train_loader) or get_device()
     device = _check_device(device)
+    _require_loader_on("train_loader", train_loader, device)
+    if val_loader is not None:
+        _require_loader_on("val_loader", val_loader, device)
     if seed is not None:
         set_seed(seed)
     model.to(device)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     opt = _make_optimizer(optimizer, model, float(lr))
     sched = _make_scheduler(scheduler, opt, epochs)
-    use_amp = bool(amp) and device.type == "cuda"
-    if amp and not use_amp:
+    amp_dtype = _amp_dtype(device) if amp else None
+    if amp and amp_dtype is None:
         warnings.warn(
             f"amp=True ignored: mixed precision is only used on CUDA, this run is on {device.type}",
             stacklevel=2,
         )
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    # float16's narrow range needs loss scaling; bfloat16 has float32's exponent and does not.
+    scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
 
     history = History(device=describe_device(device))
     best_loss = math.inf
@@ -459,11 +582,13 @@ def fit(
             total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not progress
         ) as bar:
             train_loss, train_acc = _run_epoch(
-                model, train_loader, loss_fn, device, opt, scaler, use_amp, bar
+                model, train_loader, loss_fn, device, opt, scaler, amp_dtype, bar
             )
         if val_loader is not None:
             model.eval()
-            val_loss, val_acc = _run_epoch(model, val_loader, loss_fn, device, None, None, use_amp)
+            val_loss, val_acc = _run_epoch(
+                model, val_loader, loss_fn, device, None, None, amp_dtype
+            )
         else:
             val_loss, val_acc = math.nan, math.nan
         history.epoch_time.append(time.perf_counter() - start)

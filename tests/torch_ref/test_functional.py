@@ -254,7 +254,11 @@ GRADCHECK_CASES = {
     ),
     "leaky_relu": (lambda x: R.leaky_relu(x, 0.1), [(4, 5)]),
     "softmax": (lambda x: R.softmax(x, 1), [(3, 4)]),
-    "cross_entropy": (lambda x: R.cross_entropy(x, torch.tensor([1, 0, 3])), [(3, 4)]),
+    # The target is made on x's device: a CPU target beside CUDA logits fails on a GPU machine.
+    "cross_entropy": (
+        lambda x: R.cross_entropy(x, torch.tensor([1, 0, 3], device=x.device)),
+        [(3, 4)],
+    ),
     "linear": (R.linear, [(3, 4), (2, 4), (2,)]),
     "global_avg_pool2d": (R.global_avg_pool2d, [(2, 3, 2, 2)]),
 }
@@ -269,6 +273,18 @@ def test_gradcheck_float64(name, device):
         t = _rand(*shape, device=device, seed=10 + i)
         inputs.append((t + 0.1 * t.sign()).requires_grad_(True))
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(GRADCHECK_CASES))
+def test_cases_make_their_tensors_on_the_inputs_device(name):
+    """CPU inputs with "meta" (shapes, no data) as the default device: a tensor that a case or a
+    layer makes without ``device=`` lands on meta, meets the CPU inputs and fails here, on any
+    CPU machine, as a CPU tensor fails beside CUDA inputs on a GPU machine."""
+    fn, shapes = GRADCHECK_CASES[name]
+    inputs = [_rand(*shape, seed=10 + i) for i, shape in enumerate(shapes)]
+    with torch.device("meta"):
+        out = fn(*inputs)
+    assert out.device.type == "cpu"
 
 
 def test_bad_input_raises_value_error():

@@ -256,3 +256,160 @@ def test_fit_steps_a_scheduler_object_once_per_epoch(toy, make_dl):
         model, make_dl(X[:32], y[:32]), epochs=3, optimizer=opt, scheduler=sched, progress=False
     )
     assert h.lr == [1.0, 0.5, 0.25] and h.total_time == pytest.approx(sum(h.epoch_time))
+
+
+# --- devices: the same rule in every function, checked on the CPU with the "meta" device -----
+# "meta" tensors have shapes but no data: a second device that every CPU machine has. A model or
+# batch on the wrong one fails at once, as a CPU tensor meeting a CUDA one does on a GPU machine.
+
+META = torch.device("meta")
+
+
+class _Stop(Exception):
+    """Raised by a hook to end a run once it has recorded what it needs."""
+
+
+def _record_forward(model: nn.Module, seen: list, stop: bool = False) -> None:
+    def hook(module, inputs):
+        seen.append((inputs[0].device, next(module.parameters()).device, inputs[0]))
+        if stop:
+            raise _Stop
+
+    model.register_forward_pre_hook(hook)
+
+
+def _patch_get_device(monkeypatch, device: torch.device) -> None:
+    import cnnbook.device
+
+    monkeypatch.setattr(cnnbook.device, "get_device", lambda prefer=None: device)
+    monkeypatch.setattr(training, "get_device", lambda prefer=None: device)
+
+
+def test_evaluate_loss_accuracy_without_device_runs_where_the_model_is(toy, make_dl, monkeypatch):
+    # Issue 12: on a CUDA machine the default device was CUDA and a CPU model crashed.
+    _patch_get_device(monkeypatch, META)  # "the machine's best device" is now another one
+    X, y = toy
+    model = tiny_cnn().eval()
+    loss, acc = training.evaluate_loss_accuracy(model, make_dl(X, y, 37))
+    with torch.no_grad():
+        logits = model(X)
+    assert acc == pytest.approx((logits.argmax(1) == y).double().mean().item())
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert torch.equal(training.predict(model, X), logits.argmax(1))
+
+
+@pytest.mark.parametrize("where,device", [("meta", "cpu"), ("cpu", "meta")])
+def test_functions_that_do_not_move_a_model_say_so(toy, make_dl, where, device):
+    X, y = toy
+    model = tiny_cnn().to(where)
+    dl = make_dl(X, y)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    match = f"model: its parameters are on {where}, expected {device} .*does not move a model"
+    calls = [
+        lambda: training.train_one_epoch(model, dl, opt, nn.CrossEntropyLoss(), device),
+        lambda: training.evaluate(model, dl, device),
+        lambda: training.evaluate_loss_accuracy(model, dl, device),
+        lambda: training.predict(model, X, device),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert all(p.device.type == where for p in model.parameters())  # nothing was moved
+
+
+def test_fit_moves_the_model_and_every_batch_to_its_device(toy, make_dl):
+    X, y = toy
+    model, seen = tiny_cnn(), []
+    _record_forward(model, seen, stop=True)
+    with pytest.raises(_Stop):
+        training.fit(model, make_dl(X, y), epochs=1, device="meta", progress=False)
+    assert seen[0][:2] == (META, META)
+    assert all(p.device == META for p in model.parameters())
+
+
+def test_fit_and_evaluate_over_a_device_loader_match_make_loader(toy, toy_images):
+    from cnnbook import data
+
+    X, y = toy
+    Xv, yv = toy_images(96, seed=1)
+    runs = []
+    for device in (None, "cpu"):  # None: make_loader's DataLoader; "cpu": a DeviceLoader
+        torch.manual_seed(0)
+        model = tiny_cnn()
+        train = data.make_loader(X, y, 32, shuffle=True, seed=4, device=device)
+        val = data.make_loader(Xv, yv, 48, shuffle=False, device=device)
+        h = training.fit(model, train, val, epochs=3, lr=3e-3, device="cpu", progress=False)
+        runs.append((h.train_loss, h.val_loss, training.evaluate(model, val, "cpu")))
+    assert isinstance(train, data.DeviceLoader)
+    assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-6)  # the same batches, in order
+    assert runs[1][1] == pytest.approx(runs[0][1], rel=1e-6)
+    assert runs[1][2] == runs[0][2]
+
+
+def test_fit_uses_a_device_loaders_batches_without_copying(toy, monkeypatch):
+    from cnnbook import data
+
+    _patch_get_device(monkeypatch, torch.device("cpu"))
+    X, y = toy
+    loader = data.DeviceLoader(X, y, 64, shuffle=False, device=META)
+    model, seen = tiny_cnn(), []
+    _record_forward(model, seen, stop=True)
+    with pytest.raises(_Stop):  # no device given: the loader's device, not get_device's
+        training.fit(model, loader, epochs=1, progress=False)
+    batch = seen[0][2]
+    assert seen[0][:2] == (META, META)
+    assert batch.untyped_storage().data_ptr() == loader.X.untyped_storage().data_ptr()
+
+
+def test_a_device_loader_on_another_device_is_refused(toy, make_dl):
+    from cnnbook import data
+
+    X, y = toy
+    on_meta = data.DeviceLoader(X, y, 64, device=META)
+    match = "a device-resident loader with its data on meta, expected cpu"
+    with pytest.raises(ValueError, match="train_loader: " + match):
+        training.fit(tiny_cnn(), on_meta, epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="val_loader: " + match):
+        training.fit(tiny_cnn(), make_dl(X, y), on_meta, epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="loader: " + match):
+        training.evaluate(tiny_cnn(), on_meta, "cpu")
+
+
+# --- mixed precision: the autocast path runs on the CPU too (fit itself uses it on CUDA) ------
+
+
+def test_amp_dtype_is_bfloat16_where_supported_else_float16(monkeypatch):
+    assert training._amp_dtype(torch.device("cpu")) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert training._amp_dtype(torch.device("cuda")) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert training._amp_dtype(torch.device("cuda")) == torch.float16
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_the_autocast_path_learns_and_keeps_float32_weights(toy, make_dl, dtype):
+    X, y = toy
+    torch.manual_seed(0)
+    model = tiny_cnn()
+    reference = copy.deepcopy(model)
+    out_dtypes = []
+    model.register_forward_hook(lambda m, i, out: out_dtypes.append(out.dtype))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    # float16 needs loss scaling (its range is narrow); bfloat16 does not.
+    scaler = torch.amp.GradScaler("cpu") if dtype == torch.float16 else None
+    cpu, dl, ce = torch.device("cpu"), make_dl(X, y, 32, True), nn.CrossEntropyLoss()
+    losses = [
+        training._run_epoch(model, dl, ce, cpu, opt, scaler, autocast=dtype)[0] for _ in range(4)
+    ]
+    assert losses[-1] < 0.5 * losses[0]
+    assert set(out_dtypes) == {dtype}  # the forward ran in low precision
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    # The first epoch's mean loss is full precision's up to low-precision rounding.
+    dl = make_dl(X, y, 32)  # not shuffled: both runs see the same batches
+    full_model, low_model = copy.deepcopy(reference), copy.deepcopy(reference)
+    full_opt = torch.optim.Adam(full_model.parameters(), lr=3e-3)
+    low_opt = torch.optim.Adam(low_model.parameters(), lr=3e-3)
+    scaler = torch.amp.GradScaler("cpu") if dtype == torch.float16 else None
+    full = training._run_epoch(full_model, dl, ce, cpu, full_opt)[0]
+    low = training._run_epoch(low_model, dl, ce, cpu, low_opt, scaler, autocast=dtype)[0]
+    assert low == pytest.approx(full, rel=0.05)

@@ -6,6 +6,7 @@ Everything goes through :func:`load`::
     X, y = data.load("stroke-digits", "train")           # 20,000 x 1 x 28 x 28, no network
     X, y, used = data.load_or_fallback("mnist", fallback="stroke-digits")
     loader = data.make_loader(X, y, batch_size=128, shuffle=True, seed=0)
+    loader = data.make_loader(X, y, device="cuda")       # a DeviceLoader: data kept on the GPU
 
 Datasets:
     stroke-digits  the main offline dataset: digits 0-9 drawn as pen strokes along randomly bent
@@ -17,8 +18,8 @@ Datasets:
                    see also :func:`make_dots` and :func:`make_dots_dataset`
     mnist, fashion-mnist, cifar10   downloaded from mirrors, verified by checksum, cached
 
-Modules: ``api`` (load and friends), ``strokes`` (the stroke generator), ``synth`` and ``glyphs``
-(the glyph generator), ``dots``,
+Modules: ``api`` (load and friends), ``device_loader`` (:class:`DeviceLoader`), ``strokes`` (the
+stroke generator), ``synth`` and ``glyphs`` (the glyph generator), ``dots``,
 ``registry`` (URLs and checksums), ``download``, ``parsers`` (IDX, CIFAR), ``cache`` (folders).
 """
 
@@ -31,6 +32,7 @@ from cnnbook.data.api import (
     make_loader,
 )
 from cnnbook.data.cache import data_home, offline
+from cnnbook.data.device_loader import DeviceLoader
 from cnnbook.data.dots import make_dots, make_dots_dataset
 from cnnbook.data.download import DatasetUnavailable, fetch
 from cnnbook.data.parsers import read_cifar10, read_idx
@@ -40,6 +42,7 @@ from cnnbook.data.synth import GlyphStyle, make_glyph_dataset, style_from_overri
 __all__ = [
     "DATASETS",
     "DatasetUnavailable",
+    "DeviceLoader",
     "GlyphStyle",
     "class_names",
     "data_home",

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from cnnbook.data.cache import atomic_path, data_home
+from cnnbook.data.device_loader import DeviceLoader
 from cnnbook.data.dots import make_dots_dataset
 from cnnbook.data.download import DatasetUnavailable, fetch
 from cnnbook.data.parsers import read_cifar10, read_idx
@@ -19,7 +20,15 @@ from cnnbook.data.registry import CLASS_NAMES, REGISTRY
 from cnnbook.data.strokes import DEFAULT_STROKE_STYLE, make_stroke_dataset
 from cnnbook.data.synth import DEFAULT_STYLE, GLYPH_SETS, make_glyph_dataset, style_from_overrides
 
-__all__ = ["DATASETS", "load", "load_styled", "make_loader", "load_or_fallback", "class_names"]
+__all__ = [
+    "DATASETS",
+    "DeviceLoader",
+    "load",
+    "load_styled",
+    "make_loader",
+    "load_or_fallback",
+    "class_names",
+]
 
 # Bump when a generator changes, so that disk caches of older versions are never reused.
 GENERATOR_VERSION = 1
@@ -195,8 +204,14 @@ def make_loader(
     batch_size: int = 128,
     shuffle: bool = True,
     seed: int = 0,
-) -> DataLoader:
-    """A DataLoader over ``(X, y)`` whose shuffling is fixed by ``seed``.
+    device: torch.device | str | None = None,
+) -> DataLoader | DeviceLoader:
+    """A loader over ``(X, y)`` whose shuffling is fixed by ``seed``.
+
+    Without ``device``: a ``DataLoader`` on the CPU, batches copied to the device by whoever
+    trains. With ``device`` (for example ``device=get_device()``): a :class:`DeviceLoader` that
+    moves the data to that device once and makes every batch there (much faster on a GPU when
+    the data fits in its memory). Both give the same batches in the same order for a seed.
 
     Args:
         X: inputs, first axis = examples.
@@ -204,10 +219,18 @@ def make_loader(
         batch_size: examples per batch.
         shuffle: reshuffle every epoch (in an order fixed by ``seed``).
         seed: seed of the loader's own generator.
+        device: None for a CPU ``DataLoader``; a device (``"cuda"``, ``"cpu"``, a
+            ``torch.device``) for a device-resident :class:`DeviceLoader`.
 
     Returns:
-        A ``torch.utils.data.DataLoader`` over a ``TensorDataset`` (single process).
+        A ``torch.utils.data.DataLoader`` over a ``TensorDataset`` (single process), or a
+        :class:`DeviceLoader` when ``device`` is given.
+
+    Shape:
+        X: ``(N, ...)``; y: ``(N, ...)``; batches: ``(batch_size, ...)``, the last one shorter.
     """
+    if device is not None:
+        return DeviceLoader(X, y, batch_size, shuffle, seed, device)
     X = torch.as_tensor(X)
     y = torch.as_tensor(y)
     if X.shape[0] != y.shape[0]:
