@@ -92,8 +92,14 @@ def test_predict_and_bad_input(toy):
     reference = build_small_cnn(3).eval()
     model = nt.small_cnn(3).load_torch(reference)
     with torch.no_grad():
-        expected = reference(X).argmax(1).numpy()
-    np.testing.assert_array_equal(nt.predict(model, X.numpy(), batch_size=50), expected)
+        logits = reference(X)
+    got = nt.predict(model, X.numpy(), batch_size=50)
+    # Two float32 libraries round differently (and differently on each processor): labels must
+    # agree wherever the top two logits are clearly apart, and nearly everywhere.
+    top2 = logits.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1] > 1e-4).numpy()
+    np.testing.assert_array_equal(got[clear], logits.argmax(1).numpy()[clear])
+    assert clear.mean() > 0.9
     with pytest.raises(ValueError, match="X"):
         nt.fit(model, X.numpy()[0], y.numpy(), epochs=1)
     with pytest.raises(ValueError, match="epochs"):
