@@ -193,7 +193,7 @@ def test_shipped_network_reaches_its_stated_source_accuracy():
 
 def test_transfer_experiment_runs_one_small_cell():
     result = transfer.transfer_experiment(
-        2, seed=0, min_steps=3, max_steps=3, n_test=100, pool_size=200
+        2, seed=0, min_steps=3, max_steps=3, n_test=100, pool_size=700
     )
     assert list(result) == list(transfer.STRATEGIES)
     assert all(0.0 <= acc <= 1.0 for acc in result.values())
@@ -201,3 +201,98 @@ def test_transfer_experiment_runs_one_small_cell():
         transfer.transfer_experiment(2, strategies=["linear_probe"])
     with pytest.raises(ValueError, match="n_per_class"):
         transfer.transfer_experiment(0)
+
+
+def test_conv_base_is_the_conv_stack_and_the_head_holds_the_dense_layers():
+    model = build_reference_cnn_bn()
+    assert transfer.conv_base_end(model) == 8
+    base, head = transfer.split_base_head(model)
+    # oracle: the base outputs the 64 feature maps of 7x7, the head reads them
+    x = torch.rand(2, 1, 28, 28)
+    assert base.eval()(x).shape == (2, 64, 7, 7)
+    assert not any(isinstance(m, nn.Linear) for m in base.modules())
+    assert [type(m) for m in head] == [nn.Flatten, nn.Dropout, nn.Linear, nn.Linear]
+    assert base[0] is model[0] and head[2] is model[10]  # slices share the model's layers
+    n_conv = sum(p.numel() for m in model if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))
+                 for p in m.parameters())  # fmt: skip
+    assert sum(p.numel() for p in base.parameters()) == n_conv
+    transfer.freeze(base)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"10.weight", "10.bias", "11.weight", "11.bias"}
+    with pytest.raises(ValueError, match="Flatten"):
+        transfer.conv_base_end(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()))
+    with pytest.raises(ValueError, match="Sequential"):
+        transfer.conv_base_end(nn.Linear(2, 2))
+
+
+def test_new_dense_head_reinitialises_every_dense_layer_and_keeps_the_base():
+    torch.manual_seed(0)
+    model = transfer.load_pretrained()
+    before = copy.deepcopy(model.state_dict())
+    transfer.freeze(model)
+    assert transfer.new_dense_head(model, 7) is model
+    after = model.state_dict()
+    for k in before:
+        if int(k.split(".")[0]) < 8:  # the conv base: untouched
+            assert torch.equal(after[k], before[k]), k
+    assert not torch.equal(after["10.weight"], before["10.weight"])  # Linear(3136 -> 128) is new
+    assert model[11].out_features == 7 and model[10].in_features == 3136
+    assert all(p.requires_grad for p in model[8:].parameters())
+    # PyTorch's default init of a Linear layer: uniform in +-1/sqrt(fan_in)
+    assert model[10].weight.abs().max() <= 1 / 3136**0.5
+    assert before["10.weight"].abs().max() > 1 / 3136**0.5  # the trained weights were not
+    with pytest.raises(ValueError, match="dense head"):
+        transfer.new_dense_head(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()), 3)
+
+
+def test_param_groups_with_an_explicit_head():
+    model = build_reference_cnn_bn()
+    base, head = transfer.split_base_head(model)
+    groups = transfer.param_groups(model, 1e-2, 1e-3, head=head)
+    assert {id(p) for p in groups[0]["params"]} == {id(p) for p in head.parameters()}
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in base.parameters()}
+    with pytest.raises(ValueError, match="head"):
+        transfer.param_groups(model, 1e-2, 1e-3, head=nn.Linear(3, 3))
+
+
+def test_training_the_head_on_precomputed_features_equals_training_the_whole_model():
+    # what transfer_run does for feature extraction: the frozen base runs once
+    torch.manual_seed(0)
+    x, y = torch.rand(8, 1, 8, 8), torch.arange(8) % 3
+    models = [bn_net(), None]
+    models[1] = copy.deepcopy(models[0])
+    for m in models:
+        transfer.freeze(transfer.split_base_head(m)[0])
+    whole, split = models
+    opt_whole = torch.optim.Adam([p for p in whole.parameters() if p.requires_grad], lr=0.01)
+    base, head = transfer.split_base_head(split)
+    opt_head = torch.optim.Adam(head.parameters(), lr=0.01)
+    with torch.no_grad():
+        features = base(x)
+    whole.train()
+    head.train()
+    for step in range(3):
+        for model, inputs, opt in ((whole, x, opt_whole), (head, features, opt_head)):
+            torch.manual_seed(step)  # the same dropout mask for both
+            loss = nn.functional.cross_entropy(model(inputs), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for (k, a), b in zip(whole.state_dict().items(), split.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=k)
+
+
+def test_transfer_run_trains_to_a_perfect_fit_and_rejects_bad_input():
+    r = transfer.transfer_run(1, "feature_extraction", lr=1e-2, min_steps=30, max_steps=30,
+                              n_test=100, pool_size=700)  # fmt: skip
+    assert set(r) == {"test_acc", "val_acc", "train_acc", "train_loss", "steps"}
+    assert r["steps"] == 30 and r["train_acc"] == 1.0  # ten images are learnt by heart
+    assert 0.0 <= r["test_acc"] <= 1.0 and 0.0 <= r["val_acc"] <= 1.0
+    with pytest.raises(ValueError, match="strategy"):
+        transfer.transfer_run(2, "linear_probe")
+    with pytest.raises(ValueError, match="lr"):
+        transfer.transfer_run(2, "scratch", lr=0)
+    with pytest.raises(ValueError, match="pool_size"):
+        transfer.transfer_run(2, "scratch", pool_size=400)
+    with pytest.raises(ValueError, match="lr"):
+        transfer.transfer_experiment(2, lr={"scratch": 1e-3})
