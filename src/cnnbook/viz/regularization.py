@@ -5,12 +5,14 @@ The diagnostics of one trained network (curves, confusion matrix, filters, featu
 
     kernel_gradient_by_positions  a kernel's gradient as an explicit sum over its positions
     optimizer_paths, plot_optimizer_paths  SGD, momentum and Adam on a long, narrow valley
+    best_valley_lr, plot_valley_progress   each optimiser at its best rate of a grid, loss per step
     step_losses, plot_step_losses  training loss after every step for several learning rates
     lr_schedules, plot_lr_schedules  step, cosine and reduce-on-plateau over the epochs
     random_shift, ShiftedLoader   data augmentation: every image moved by a few pixels
     regularization_sweep   one run per (weight decay, augmentation) on a tiny training subset
     plot_fit_gap           training vs validation accuracy of chosen runs, side by side
     regularization_explorer  the sweep as an explorer (works without a kernel on the website)
+    plot_seed_comparison, plot_weight_decay_sweep, plot_early_stopping  runs over several seeds
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ __all__ = [
     "regularization_sweep",
     "plot_fit_gap",
     "regularization_explorer",
+    "valley_loss",
+    "best_valley_lr",
+    "plot_valley_progress",
+    "plot_seed_comparison",
+    "plot_weight_decay_sweep",
+    "plot_early_stopping",
 ]
 
 ModelFn = Callable[[], nn.Module]
@@ -188,11 +196,17 @@ def plot_optimizer_paths(paths: Mapping[str, np.ndarray], curvature: float = 20.
     """
     if not paths:
         raise ValueError("paths: got an empty mapping, expected at least one path")
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    _draw_paths(ax, paths, curvature)
+    return fig
+
+
+def _draw_paths(ax: plt.Axes, paths: Mapping[str, np.ndarray], curvature: float) -> None:
     points = np.concatenate(list(paths.values()))
+    points = points[np.isfinite(points).all(axis=1)]
     lim_x = max(4.5, float(np.abs(points[:, 0]).max()) * 1.1)
     lim_y = max(2.0, min(float(np.abs(points[:, 1]).max()) * 1.1, 10.0))
     gx, gy = np.meshgrid(np.linspace(-lim_x, lim_x, 200), np.linspace(-lim_y, lim_y, 200))
-    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
     ax.contour(gx, gy, 0.5 * (gx**2 + curvature * gy**2), levels=12, colors="0.8", linewidths=0.7)
     for (name, path), marker in zip(paths.items(), "os^Dv", strict=False):
         ax.plot(path[:, 0], path[:, 1], marker=marker, ms=3, lw=1, label=name)
@@ -202,7 +216,6 @@ def plot_optimizer_paths(paths: Mapping[str, np.ndarray], curvature: float = 20.
     ax.set_xlabel("weight 1 (gentle direction)")
     ax.set_ylabel("weight 2 (steep)")
     ax.legend(fontsize=8, loc="upper right")
-    return fig
 
 
 # -- learning rates --
@@ -617,3 +630,238 @@ def regularization_explorer(runs: Mapping[tuple[float, int], History], dpi: int 
         render,
         labels={"weight_decay": "L2 weight decay", "shift": "augmentation: max shift (px)"},
     )
+
+
+# -- a fair learning rate for each optimiser on the valley --
+def valley_loss(points: np.ndarray, curvature: float) -> np.ndarray:
+    """The valley's loss ``(x^2 + curvature * y^2) / 2`` at each point of a path.
+
+    Args:
+        points: visited points, shape ``(T, 2)``, as from :func:`optimizer_paths`.
+        curvature: the valley's steepness across (y) relative to along (x).
+
+    Returns:
+        the loss at each point, shape ``(T,)`` (``inf`` where a path has overflowed).
+    """
+    curvature = _positive_float("curvature", curvature)
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points: got shape {points.shape}, expected (T, 2)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = 0.5 * (points[:, 0] ** 2 + curvature * points[:, 1] ** 2)
+    return np.where(np.isfinite(loss), loss, np.inf)
+
+
+def best_valley_lr(
+    name: str,
+    grid: Sequence[float],
+    steps: int = 60,
+    start: tuple[float, float] = (-4.0, 1.5),
+    curvature: float = 20.0,
+    window: int = 10,
+) -> tuple[float, np.ndarray]:
+    """The learning rate of ``grid`` that leaves optimiser ``name`` lowest after ``steps`` steps.
+
+    Every optimiser compared on the valley gets the same search (same grid, same number of steps,
+    same criterion), so none is handicapped by a badly chosen rate. The criterion is the largest
+    loss over the last ``window`` steps: a path that still swings up and down is judged by its
+    swings, not by where one swing happens to end. A rate whose path diverges scores ``inf``.
+
+    Args:
+        name: an optimiser of :data:`OPTIMIZERS`.
+        grid: the learning rates to try (positive).
+        steps, start, curvature: as for :func:`optimizer_paths`.
+        window: how many of the last steps the criterion looks at (at most ``steps``).
+
+    Returns:
+        ``(best_lr, scores)`` where ``scores[i]`` is the criterion for ``grid[i]``.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"name: got {name!r}, expected one of {list(OPTIMIZERS)}")
+    if len(grid) == 0:
+        raise ValueError("grid: got an empty sequence, expected at least one learning rate")
+    steps = _positive_int("steps", steps)
+    window = _positive_int("window", window)
+    if window > steps:
+        raise ValueError(f"window: got {window}, expected at most steps={steps}")
+    final = np.array(
+        [
+            valley_loss(
+                optimizer_paths({name: lr}, steps=steps, start=start, curvature=curvature)[name],
+                curvature,
+            )[-window:].max()
+            for lr in grid
+        ]
+    )
+    if not np.isfinite(final).any():
+        raise ValueError(f"grid: every rate diverged for {name!r}, expected some smaller rates")
+    return float(grid[int(np.argmin(final))]), final
+
+
+def plot_valley_progress(
+    paths: Mapping[str, np.ndarray], curvature: float = 20.0, lrs: Mapping[str, float] | None = None
+) -> Figure:
+    """The paths over the valley's contours (left) and the loss after every step (right, log).
+
+    Args:
+        paths: name -> visited points ``(T, 2)``, as from :func:`optimizer_paths`.
+        curvature: the valley's steepness, as for :func:`optimizer_paths`.
+        lrs: optional name -> learning rate, written into the legend.
+
+    Returns:
+        a figure with two axes.
+    """
+    if not paths:
+        raise ValueError("paths: got an empty mapping, expected at least one path")
+    curvature = _positive_float("curvature", curvature)
+    fig, (ax_path, ax_loss) = plt.subplots(
+        1, 2, figsize=(11, 3.4), layout="constrained", gridspec_kw={"width_ratios": [2, 1]}
+    )
+    _draw_paths(ax_path, paths, curvature)
+    for (name, path), marker in zip(paths.items(), "os^Dv", strict=False):
+        label = name if lrs is None else f"{name}, lr {lrs[name]:.3g}"
+        loss = valley_loss(path, curvature)
+        ax_loss.plot(np.arange(len(loss)), loss, marker=marker, ms=2, lw=1, label=label)
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss")
+    ax_loss.grid(alpha=0.3, which="both")
+    ax_loss.legend(fontsize=7)
+    return fig
+
+
+# -- results over several seeds (cnnbook.experiments.regularization) --
+def _seed_values(runs: Sequence[Mapping[str, object]], key: str) -> np.ndarray:
+    if not runs:
+        raise ValueError("runs: got an empty sequence, expected one run per seed")
+    try:
+        return np.array([float(r[key]) for r in runs])  # type: ignore[arg-type]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"runs: expected every run to hold a number {key!r}") from error
+
+
+def plot_seed_comparison(
+    settings: Mapping[str, Sequence[Mapping[str, object]]],
+    keys: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Several settings side by side: each seed as a dot, the mean as a bar, min-max as a line.
+
+    Args:
+        settings: label -> the runs of that setting (one dict per seed, as from
+            :func:`cnnbook.experiments.regularization.train_run`).
+        keys: run key -> label of the measured quantity (default: training and validation
+            accuracy after the last epoch).
+        title: optional title.
+
+    Returns:
+        a figure with one axis; accuracies in percent.
+    """
+    if not settings:
+        raise ValueError("settings: got an empty mapping, expected at least one setting")
+    keys = dict(keys or {"train_acc": "training accuracy", "val_acc_final": "validation accuracy"})
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    width = 0.8 / len(keys)
+    for k, (key, label) in enumerate(keys.items()):
+        for i, runs in enumerate(settings.values()):
+            values = 100 * _seed_values(runs, key)
+            x = i + (k - (len(keys) - 1) / 2) * width
+            ax.bar(
+                x,
+                values.mean(),
+                width * 0.9,
+                color=f"C{k}",
+                alpha=0.35,
+                label=label if i == 0 else None,
+            )
+            ax.plot([x, x], [values.min(), values.max()], color=f"C{k}", lw=2)
+            ax.plot(np.full(len(values), x), values, "o", color=f"C{k}", ms=3)
+    ax.set_xticks(range(len(settings)), list(settings))
+    ax.set_ylabel("accuracy (%)")
+    low = min(100 * _seed_values(r, key).min() for r in settings.values() for key in keys)
+    ax.set_ylim(max(0.0, low - 10), 101)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_weight_decay_sweep(
+    weight_decays: Sequence[float], runs: Sequence[Sequence[Mapping[str, object]]]
+) -> Figure:
+    """Accuracy (left) and validation loss (right) against the L2 coefficient, over seeds.
+
+    The coefficient 0 is drawn at the left edge of the logarithmic axis, one step below the
+    smallest positive value. Lines join the means; bars span the minimum to the maximum seed.
+
+    Args:
+        weight_decays: the coefficients, in increasing order, 0 allowed first.
+        runs: for each coefficient, its runs (one dict per seed).
+
+    Returns:
+        a figure with two axes.
+    """
+    wds = [float(w) for w in weight_decays]
+    if len(wds) != len(runs) or len(wds) < 2:
+        raise ValueError(
+            f"runs: got {len(runs)} groups for {len(wds)} weight decays, expected one each (>= 2)"
+        )
+    if any(b <= a for a, b in zip(wds, wds[1:], strict=False)) or wds[0] < 0:
+        raise ValueError(f"weight_decays: got {wds}, expected increasing values >= 0")
+    positive = [w for w in wds if w > 0]
+    x = np.array([w if w > 0 else positive[0] / 10 for w in wds])
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.3), layout="constrained")
+
+    def draw(ax: plt.Axes, key: str, label: str, color: str, scale: float) -> None:
+        values = np.array([scale * _seed_values(r, key) for r in runs])  # (weights, seeds)
+        mean = values.mean(axis=1)
+        err = np.stack([mean - values.min(axis=1), values.max(axis=1) - mean])
+        ax.errorbar(x, mean, yerr=err, fmt="o-", color=color, capsize=3, label=label)
+
+    draw(ax_acc, "train_acc", "training (clean images)", "C0", 100)
+    draw(ax_acc, "val_acc_final", "validation", "C1", 100)
+    draw(ax_loss, "val_loss_final", "validation loss", "C3", 1)
+    labels = ["0" if w == 0 else f"{w:g}" for w in wds]
+    for ax in (ax_acc, ax_loss):
+        ax.set_xscale("log")
+        ax.set_xticks(x, labels)
+        ax.minorticks_off()
+        ax.set_xlabel("L2 weight decay $\\lambda$")
+        ax.grid(alpha=0.3)
+    ax_acc.set_ylabel("accuracy after the last epoch (%)")
+    ax_acc.legend(fontsize=8)
+    ax_loss.set_ylabel("validation loss after the last epoch")
+    return fig
+
+
+def plot_early_stopping(runs: Sequence[Mapping[str, object]], patience: int) -> Figure:
+    """Validation loss per epoch of each seed, with the epoch early stopping keeps and stops at.
+
+    Args:
+        runs: one dict per seed holding ``val_loss`` (one value per epoch) of a full run.
+        patience: the early-stopping patience to mark (``fit``'s rule).
+
+    Returns:
+        a figure with one axis: a line per seed, a circle at the best epoch and a cross at the
+        epoch where a run with that patience stops.
+    """
+    from cnnbook.experiments.regularization import early_stop_epochs
+
+    if not runs:
+        raise ValueError("runs: got an empty sequence, expected one run per seed")
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    for i, run in enumerate(runs):
+        losses = np.asarray(run["val_loss"], dtype=float)
+        stop, best = early_stop_epochs(losses, patience)
+        epochs = np.arange(1, len(losses) + 1)
+        ax.plot(epochs, losses, "-", color=f"C{i}", lw=1.2, label=f"seed {i}")
+        ax.plot(best, losses[best - 1], "o", color=f"C{i}", ms=8, mfc="none", mew=2)
+        ax.plot(stop, losses[stop - 1], "x", color=f"C{i}", ms=9, mew=2)
+    ax.plot([], [], "ko", mfc="none", label="lowest loss (kept)")
+    ax.plot([], [], "kx", label=f"stop (patience {patience})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
