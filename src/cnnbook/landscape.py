@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["probe_along_gradient", "train_with_probes"]
+__all__ = ["probe_along_gradient", "summarise_probes", "train_with_probes"]
 
 _DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 
@@ -183,3 +183,27 @@ def train_with_probes(
     for key in ("loss", "grad_change", "beta", "loss0", "grad_norm"):
         out[key] = np.asarray([p[key] for p in probes])
     return out
+
+
+def summarise_probes(run: dict) -> dict[str, np.ndarray]:
+    """Reduce the probes of :func:`train_with_probes` to one number per probe, over step sizes.
+
+    Args:
+        run: a result of :func:`train_with_probes` (arrays or nested lists).
+
+    Returns:
+        ``{"loss_range": max - min of the loss over the step sizes (with the loss at the current
+        weights included), "grad_change": the largest change of the gradient,
+        "beta": the largest change of the gradient per unit distance}``, each of shape ``(P,)``.
+    """
+    missing = {"loss", "loss0", "grad_change", "beta"} - set(run)
+    if missing:
+        raise ValueError(f"run: missing keys {sorted(missing)}; expected train_with_probes' result")
+    loss = np.column_stack(
+        [np.asarray(run["loss0"], dtype=float), np.asarray(run["loss"], dtype=float)]
+    )
+    return {
+        "loss_range": loss.max(axis=1) - loss.min(axis=1),
+        "grad_change": np.asarray(run["grad_change"], dtype=float).max(axis=1),
+        "beta": np.asarray(run["beta"], dtype=float).max(axis=1),
+    }

@@ -201,3 +201,35 @@ def test_explorer_html_is_self_contained_and_has_every_frame():
     assert all("running mean off by" in caption for _, caption in frames.values())
     with pytest.raises(ValueError, match="batch_sizes"):
         N.running_stats_explorer(_population(), batch_sizes=(1,))
+
+
+def test_learning_curves_with_seeds_draw_the_mean_and_a_band():
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+
+    runs = [
+        SimpleNamespace(train_loss=[2.0, 1.0], val_acc=[0.2, 0.6]),
+        SimpleNamespace(train_loss=[4.0, 3.0], val_acc=[0.4, 0.8]),
+    ]
+    fig = N.plot_learning_curves({"net": runs})
+    ax_loss, ax_acc = fig.axes
+    np.testing.assert_allclose(ax_loss.lines[0].get_ydata(), [3.0, 2.0])
+    np.testing.assert_allclose(ax_acc.lines[0].get_ydata(), [0.3, 0.7])
+    assert len(ax_loss.collections) == 1  # the min-max band
+    plt.close(fig)
+    with pytest.raises(ValueError, match="different numbers of epochs"):
+        N.plot_learning_curves(
+            {"net": [runs[0], SimpleNamespace(train_loss=[1.0], val_acc=[0.1])]}
+        )
+
+
+def test_probe_metrics_plot_mean_over_seeds_and_checks_shapes():
+    import matplotlib.pyplot as plt
+
+    values = np.array([[1.0, 2.0, 4.0], [3.0, 4.0, 8.0]])
+    fig = N.plot_probe_metrics([0, 10, 20], {"beta": {"BN": values}})
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [2.0, 3.0, 6.0])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="expected shape"):
+        N.plot_probe_metrics([0, 10], {"beta": {"BN": values}})

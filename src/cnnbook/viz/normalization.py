@@ -27,6 +27,7 @@ __all__ = [
     "plot_bn_distributions",
     "plot_gamma_beta_undo",
     "plot_loss_along_gradient",
+    "plot_probe_metrics",
     "running_stats_explorer",
 ]
 
@@ -257,11 +258,12 @@ def plot_running_stats(traces: Mapping[str, Mapping[str, np.ndarray]], channel: 
 
 
 def plot_learning_curves(histories: Mapping[str, object]) -> Figure:
-    """Training loss and validation accuracy per epoch, one line per run.
+    """Training loss and validation accuracy per epoch, one line per network.
 
     Args:
-        histories: ``{label: cnnbook.training.History}`` (anything with ``train_loss`` and
-            ``val_acc`` lists).
+        histories: ``{label: History}`` (anything with ``train_loss`` and ``val_acc`` lists), or
+            ``{label: [History, ...]}`` for runs with several seeds: the line is then the mean
+            over the seeds and the shaded band spans their minimum to maximum.
 
     Returns:
         The figure (two panels side by side).
@@ -270,11 +272,23 @@ def plot_learning_curves(histories: Mapping[str, object]) -> Figure:
         raise ValueError("histories: expected at least one run, got an empty mapping")
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(9.0, 3.3))
     for label, h in histories.items():
-        if not hasattr(h, "train_loss") or not hasattr(h, "val_acc"):
+        runs = list(h) if isinstance(h, (list, tuple)) else [h]
+        if not runs or not all(hasattr(r, "train_loss") and hasattr(r, "val_acc") for r in runs):
             raise ValueError(f"histories[{label!r}]: expected a History with train_loss, val_acc")
-        epochs = np.arange(1, len(h.train_loss) + 1)
-        ax_l.plot(epochs, h.train_loss, marker="o", label=label)
-        ax_a.plot(epochs, h.val_acc, marker="o", label=label)
+        if len({len(r.train_loss) for r in runs}) != 1:
+            raise ValueError(f"histories[{label!r}]: the runs have different numbers of epochs")
+        epochs = np.arange(1, len(runs[0].train_loss) + 1)
+        for ax, key in ((ax_l, "train_loss"), (ax_a, "val_acc")):
+            values = np.array([getattr(r, key) for r in runs], dtype=float)
+            (line,) = ax.plot(epochs, values.mean(axis=0), marker="o", label=label)
+            if len(runs) > 1:
+                ax.fill_between(
+                    epochs,
+                    values.min(axis=0),
+                    values.max(axis=0),
+                    color=line.get_color(),
+                    alpha=0.2,
+                )
     ax_l.set_title("training loss", fontsize=10)
     ax_a.set_title("validation accuracy", fontsize=10)
     ax_l.set_yscale("log")
@@ -284,6 +298,43 @@ def plot_learning_curves(histories: Mapping[str, object]) -> Figure:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_probe_metrics(
+    steps: Sequence[int], metrics: Mapping[str, Mapping[str, np.ndarray]]
+) -> Figure:
+    """Landscape measurements along training, one panel per metric, one line per network.
+
+    Args:
+        steps: the training steps at which the probes were taken, length ``P``.
+        metrics: ``{panel title: {label: array (seeds, P)}}``; the line is the mean over seeds,
+            the band spans their minimum to maximum.
+
+    Returns:
+        The figure (log-scaled y axes).
+    """
+    if not metrics:
+        raise ValueError("metrics: expected at least one panel, got an empty mapping")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.2), squeeze=False)
+    for ax, (title, curves) in zip(axes[0], metrics.items(), strict=True):
+        for label, values in curves.items():
+            values = np.asarray(values, dtype=float)
+            if values.ndim != 2 or values.shape[1] != len(steps):
+                raise ValueError(
+                    f"metrics[{title!r}][{label!r}]: expected shape (seeds, {len(steps)}), "
+                    f"got {values.shape}"
+                )
+            (line,) = ax.plot(steps, values.mean(axis=0), label=label)
+            ax.fill_between(
+                steps, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2
+            )
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
