@@ -7,7 +7,7 @@ the change of the gradient after steps of several sizes, as Santurkar et al. (20
 
 Run from the repository root (about 5 minutes of one CPU core)::
 
-    OMP_NUM_THREADS=1 python scripts/experiments/bn_landscape.py
+    OMP_NUM_THREADS=1 python scripts/experiments/bn_landscape.py --processes 4
 
 It writes ``src/cnnbook/results/bn_landscape.json``. ``run`` is also called, reduced, by the
 test ``tests/test_landscape.py``.
@@ -16,6 +16,7 @@ test ``tests/test_landscape.py``.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 from functools import partial
 
@@ -47,47 +48,56 @@ def _round(a) -> list:
     return np.round(np.asarray(a, dtype=np.float64), 6).tolist()
 
 
-def run(config: dict, networks: dict | None = None) -> dict:
-    """Train every (network, learning rate, seed) of ``config`` and return the probes."""
+def _one(config: dict, label: str, lr: float, seed: int) -> dict:
+    torch.set_num_threads(1)
     X, y = data.load(
         "glyph-digits", "train", n=config["n_train"], seed=config["data_seed"], as_tensor=True
     )
-    out: dict = {}
-    for label, build in (networks or BUILDERS).items():
-        out[label] = {}
-        for lr in config["lrs"]:
-            runs = []
-            for seed in config["seeds"]:
-                set_seed(seed)
-                model = build()
-                r = train_with_probes(
-                    model,
-                    X,
-                    y,
-                    lr=lr,
-                    steps=config["steps"],
-                    batch_size=config["batch_size"],
-                    probe_every=config["probe_every"],
-                    step_sizes=config["step_sizes"],
-                    seed=seed,
-                )
-                runs.append({k: _round(v) for k, v in r.items()})
-                print(
-                    f"{label} lr={lr} seed={seed}: final loss {np.mean(r['train_loss'][-40:]):.3f}",
-                    flush=True,
-                )
-            out[label][str(lr)] = runs
+    set_seed(seed)
+    model = BUILDERS[label]()
+    r = train_with_probes(
+        model,
+        X,
+        y,
+        lr=lr,
+        steps=config["steps"],
+        batch_size=config["batch_size"],
+        probe_every=config["probe_every"],
+        step_sizes=config["step_sizes"],
+        seed=seed,
+    )
+    print(
+        f"{label} lr={lr} seed={seed}: final loss {np.mean(r['train_loss'][-40:]):.3f}", flush=True
+    )
+    return {k: _round(v) for k, v in r.items()}
+
+
+def run(config: dict, processes: int = 1) -> dict:
+    """Train every (network, learning rate, seed) of ``config`` and return the probes,
+    ``{label: {str(lr): [one result per seed]}}``."""
+    jobs = [
+        (label, lr, seed) for label in BUILDERS for lr in config["lrs"] for seed in config["seeds"]
+    ]
+    if processes > 1:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            done = pool.starmap(_one, [(config, *job) for job in jobs])
+    else:
+        done = [_one(config, *job) for job in jobs]
+    out: dict = {label: {str(lr): [] for lr in config["lrs"]} for label in BUILDERS}
+    for (label, lr, _), result in zip(jobs, done, strict=True):
+        out[label][str(lr)].append(result)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=CONFIG["steps"])
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
     config = dict(CONFIG, steps=args.steps)
     torch.set_num_threads(1)
     start = time.time()
-    runs = run(config)
+    runs = run(config, processes=args.processes)
     prov = results.provenance(
         seeds=config["seeds"],
         seconds=time.time() - start,
