@@ -2,8 +2,11 @@
 
 Run with ``make bench`` or ``python benchmarks/bench_numpy_ref.py [--repeats 7] [--no-write]``.
 Prints a ratio table (NumPy time / PyTorch time; below 1 means NumPy is faster) and writes it as
-markdown to ``benchmarks/RESULTS.md``. Each timing is the best of ``--repeats`` runs (or more for
-fast ops), NumPy and PyTorch runs interleaved so that a noisy shared machine penalises both alike.
+markdown to its section of ``benchmarks/RESULTS.md``. A second table ("floors") times the work a
+NumPy layer cannot avoid (its matrix products, or its passes over memory) against PyTorch's same
+products and its whole layer: when that floor alone is above a target, NumPy cannot meet it.
+Each timing is the best of ``--repeats`` runs (or more for fast ops), NumPy and PyTorch runs
+interleaved so that a noisy shared machine penalises both alike.
 Ratios use CPU time (``time.process_time``: user + system time of every thread of the process),
 which preemption by other processes does not inflate; wall-clock ratios are printed beside them.
 """
@@ -31,7 +34,7 @@ import torch.nn.functional as F  # noqa: E402
 from cnnbook import numpy_ref as nr  # noqa: E402
 
 torch.set_num_threads(1)
-RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "bench_numpy_ref"
 DTYPE = np.float32
 
 
@@ -222,16 +225,131 @@ def best_ms(case: Case, repeats: int, min_seconds: float) -> int:
     return repeats
 
 
+def _best_of(fns: dict[str, Callable[[], object]], min_seconds: float) -> dict[str, float]:
+    """Best CPU time (ms) of each function, runs interleaved, about min_seconds each."""
+    for fn in fns.values():
+        fn()
+    start = time.process_time()
+    for fn in fns.values():
+        fn()
+    once = max(time.process_time() - start, 1e-6) / len(fns)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(max(7, min(300, int(min_seconds / once)))):
+        for k, fn in fns.items():
+            t = time.process_time()
+            fn()
+            times[k].append(time.process_time() - t)
+    return {k: 1e3 * min(v) for k, v in times.items()}
+
+
+def conv_floor(c_in: int, c_out: int, side: int, n: int = 64) -> tuple[str, dict[str, float]]:
+    """The three matrix products of conv2d_forward + conv2d_backward (stride 1, padding 1) on
+    ready operands, in NumPy and in torch.matmul, and PyTorch's whole convolution."""
+    rng = _rng()
+    k, p, wp = c_in * 9, side * side, side + 2
+    w_b = rng.standard_normal((c_out, k + 1), dtype=DTYPE)
+    cols = rng.standard_normal((n, k + 1, p), dtype=DTYPE)
+    dout = rng.standard_normal((n, c_out, p), dtype=DTYPE)
+    w_t = np.ascontiguousarray(w_b[:, :k].T)
+    wide = rng.standard_normal((n, c_out, side * wp), dtype=DTYPE)
+    per_image = np.empty((n, k + 1, c_out), DTYPE)
+    dcols = np.empty((n, k, side * wp), DTYPE)
+
+    def numpy_gemms() -> None:
+        np.matmul(w_b, cols)
+        np.matmul(cols, dout.transpose(0, 2, 1), out=per_image)
+        np.matmul(w_t, wide, out=dcols)
+
+    t_w_b, t_cols, t_dout, t_w_t, t_wide = (
+        torch.from_numpy(a) for a in (w_b, cols, dout, w_t, wide)
+    )
+
+    def torch_gemms() -> None:
+        torch.matmul(t_w_b, t_cols)
+        torch.matmul(t_cols, t_dout.transpose(1, 2))
+        torch.matmul(t_w_t, t_wide)
+
+    whole = conv_case(c_in, c_out, side, n)
+    ms = _best_of({"numpy": numpy_gemms, "torch": torch_gemms, "layer": whole.torch_fn}, 1.0)
+    return f"conv2d {c_in}->{c_out}: its 3 matrix products", ms
+
+
+def linear_floor() -> tuple[str, dict[str, float]]:
+    rng = _rng()
+    x = rng.standard_normal((64, 3136), dtype=DTYPE)
+    w = rng.standard_normal((128, 3136), dtype=DTYPE)
+    dout = rng.standard_normal((64, 128), dtype=DTYPE)
+    tx, tw, td = (torch.from_numpy(a) for a in (x, w, dout))
+
+    def numpy_gemms() -> None:
+        x @ w.T, dout @ w, dout.T @ x
+
+    def torch_gemms() -> None:
+        tx @ tw.T, td @ tw, td.T @ tx
+
+    ms = _best_of(
+        {"numpy": numpy_gemms, "torch": torch_gemms, "layer": linear_case().torch_fn}, 1.0
+    )
+    return "linear 3136->128: its 3 matrix products", ms
+
+
+def relu_floor() -> tuple[str, dict[str, float]]:
+    """The least a NumPy ReLU does: one maximum pass forward, one masked product backward (with
+    the mask made beforehand), against the two PyTorch element-wise kernels alone."""
+    rng = _rng()
+    x = rng.standard_normal((64, 32, 28, 28), dtype=DTYPE)
+    dout = rng.standard_normal(x.shape, dtype=DTYPE)
+    mask = x > 0
+    zero = DTYPE(0)
+    tx, td = torch.from_numpy(x), torch.from_numpy(dout)
+    t_out = torch.relu(tx)
+
+    def numpy_passes() -> None:
+        np.maximum(x, zero)
+        dout * mask
+
+    def torch_kernels() -> None:
+        torch.relu(tx)
+        torch.ops.aten.threshold_backward(td, t_out, 0)
+
+    ms = _best_of(
+        {"numpy": numpy_passes, "torch": torch_kernels, "layer": relu_case().torch_fn}, 1.0
+    )
+    return "relu: max pass + masked product (mask ready)", ms
+
+
+def floors_markdown(rows: list[tuple[str, dict[str, float]]]) -> list[str]:
+    lines = [
+        "",
+        "Floors: the work each NumPy layer cannot avoid, timed alone on ready operands (CPU time, "
+        "best of interleaved runs), against the same work in PyTorch and against PyTorch's whole "
+        "layer (forward + backward). 'floor ratio' = NumPy's unavoidable work / PyTorch's whole "
+        "layer: a target below it cannot be met with NumPy alone.",
+        "",
+        "| unavoidable work | NumPy ms | PyTorch same work ms | NumPy / PyTorch same work | "
+        "PyTorch whole layer ms | floor ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, ms in rows:
+        lines.append(
+            f"| {name} | {ms['numpy']:.2f} | {ms['torch']:.2f} | {ms['numpy'] / ms['torch']:.2f} "
+            f"| {ms['layer']:.2f} | {ms['numpy'] / ms['layer']:.2f} |"
+        )
+    return lines
+
+
 def verdict(case: Case) -> str:
     if case.target is None:
         return "(info)"
     return "met" if case.ratio <= case.target else "MISSED"
 
 
-def markdown(cases: list[Case], repeats: int, notes: list[str]) -> str:
+def markdown(
+    cases: list[Case], repeats: int, notes: list[str], floors: list[str] | None = None
+) -> str:
     cpu = _cpu_name()
     lines = [
-        "# NumPy reference layers vs PyTorch (CPU, one thread)",
+        "## NumPy reference layers vs PyTorch (CPU, one thread)",
         "",
         "Written by `benchmarks/bench_numpy_ref.py` (`make bench`); do not edit by hand.",
         "Forward + backward (the naive loops: forward only), float32, N = 64 unless stated; "
@@ -242,7 +360,7 @@ def markdown(cases: list[Case], repeats: int, notes: list[str]) -> str:
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {cpu}, {platform.machine()}, Python {platform.python_version()}",
-        f"- numpy {np.__version__}, torch {torch.__version__}",
+        f"- numpy {np.__version__} ({_blas()}), torch {torch.__version__} (MKL, oneDNN)",
         f"- load average when the run ended (the machine is shared): {_load()}",
         "",
         "| op | shape | NumPy ms | PyTorch ms | ratio | target | | wall-clock ratio | runs |",
@@ -257,7 +375,20 @@ def markdown(cases: list[Case], repeats: int, notes: list[str]) -> str:
     if notes:
         lines += ["", "The naive loop convolution (forward only, measured at N = 2):", ""]
         lines += [f"- {note}" for note in notes]
+    if floors:
+        lines += floors
     return "\n".join(lines) + "\n"
+
+
+def _blas() -> str:
+    try:
+        from threadpoolctl import threadpool_info  # installed with scikit-learn; optional
+    except ImportError:
+        return "BLAS: threadpoolctl not installed"
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            return f"{lib['internal_api']} {lib['version']}, {lib.get('architecture')} kernels"
+    return "BLAS unknown"
 
 
 def _load() -> str:
@@ -284,6 +415,7 @@ def main() -> None:
         "--min-seconds", type=float, default=1.0, help="time spent per op and side, at least"
     )
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument("--no-floors", action="store_true", help="skip the floors table")
     args = parser.parse_args()
 
     cases = [
@@ -316,11 +448,17 @@ def main() -> None:
         if case.name in naive_shapes:
             notes.append(extrapolate_naive(case, *naive_shapes[case.name], n_small=2))
             print(f"  {notes[-1]}")
-    table = markdown(cases, args.repeats, notes)
+    floors = None
+    if not args.no_floors:
+        rows = [conv_floor(16, 32, 28), conv_floor(32, 64, 28), linear_floor(), relu_floor()]
+        floors = floors_markdown(rows)
+    table = markdown(cases, args.repeats, notes, floors)
     print()
     print(table)
     if not args.no_write:
-        RESULTS.write_text(table)
+        from _results import RESULTS, write_section
+
+        write_section(SECTION, table)
         print(f"written to {RESULTS}")
 
 
