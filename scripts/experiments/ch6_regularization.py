@@ -82,9 +82,7 @@ def main() -> None:
         "batch_size": 32,
         "momentum": 0.9,
         "patience": PATIENCE,
-        "lr_grid": {
-            f"{v:g}": summarise([r["val_acc_final"] for r in lr_runs[v]]) for v in LR_GRID
-        },
+        "lr_grid": {f"{v:g}": summarise([r["val_acc_final"] for r in lr_runs[v]]) for v in LR_GRID},
         "lr": lr,
         "weight_decays": list(WEIGHT_DECAYS),
         "dropouts": list(DROPOUTS),
