@@ -15,7 +15,7 @@ BOOK_FLAGS := -W -n --keep-going
 CNNBOOK_OFFLINE ?= 1
 NB_ENV := CNNBOOK_OFFLINE=$(CNNBOOK_OFFLINE) OMP_NUM_THREADS=1
 
-.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps release grade bench bench-grading clean
+.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps jail-deps release grade bench bench-grading clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,7 +50,7 @@ $(MATHJAX)/tex-chtml-full.js: package.json package-lock.json
 	  cp -r output/chtml $(CURDIR)/$(MATHJAX)/output/
 	cp _build/npm/node_modules/mathjax/LICENSE $(MATHJAX)/LICENSE
 
-test: setup browser-deps lint unit notebooks site-test  ## run every test (the CI command)
+test: setup browser-deps jail-deps lint unit notebooks site-test  ## run every test (the CI command)
 
 lint: setup  ## ruff on code and notebooks
 	$(BIN)/ruff check src tests benchmarks scripts chapters solutions
@@ -74,10 +74,15 @@ browser-deps:  ## Debian's chromium for the browser test (installed when missing
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "chromium is missing: install Debian's chromium package"; exit 1; }
 
+jail-deps:  ## Debian's bubblewrap, the jail grading runs students' code in (installed when missing and run as root)
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
+	  { echo "bubblewrap is missing: install Debian's bubblewrap package"; exit 1; }
+
 release: setup  ## regenerate the student release exercises/ from solutions/ with nbgrader
 	$(BIN)/python -m cnnbook.grading.release
 
-grade: setup  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-to-cnn)
+grade: setup jail-deps  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-to-cnn)
 	$(BIN)/python -m cnnbook.grading grade $(ASSIGNMENT)
 
 bench: setup  ## NumPy layers vs PyTorch, training targets, transfer (prints tables)
@@ -86,7 +91,7 @@ bench: setup  ## NumPy layers vs PyTorch, training targets, transfer (prints tab
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_transfer.py
 
-bench-grading: setup  ## autograding speed per submission and for a class of 200 (about 10 min)
+bench-grading: setup jail-deps  ## autograding speed per submission and for a class of 200 (about 10 min)
 	$(BIN)/python benchmarks/bench_grading.py
 
 clean:  ## remove build outputs (keeps .venv)

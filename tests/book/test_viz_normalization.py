@@ -16,7 +16,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from cnnbook.viz import normalization as N
 
@@ -109,72 +108,6 @@ def test_dropout_bn_eval_std_leaves_the_global_generator_alone():
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_loss_along_gradient_matches_a_hand_differentiated_model():
-    torch.manual_seed(0)
-    model = nn.Linear(3, 1, bias=False).double()
-    X = torch.randn(8, 3, dtype=torch.float64)
-    target = torch.randn(8, 1, dtype=torch.float64)
-    w0 = model.weight.detach().clone()
-    model.train()
-    losses = N.loss_along_gradient(model, X, target, [0.0, 0.1, 1.0], loss_fn=nn.MSELoss())
-    # MSE gradient by hand: d/dw mean((Xw - t)^2) = 2/n X^T (Xw - t)
-    w = w0.numpy().ravel()
-    Xn, t = X.numpy(), target.numpy().ravel()
-    g = 2 / len(t) * Xn.T @ (Xn @ w - t)
-    expected = [np.mean((Xn @ (w - lr * g) - t) ** 2) for lr in (0.0, 0.1, 1.0)]
-    np.testing.assert_allclose(losses, expected, rtol=1e-12)
-    assert torch.equal(model.weight, w0)  # weights restored
-    assert model.training  # mode restored
-    assert model.weight.grad is None
-
-
-def test_loss_along_gradient_uses_batch_statistics_and_restores_everything():
-    torch.manual_seed(1)
-    model = nn.Sequential(nn.BatchNorm1d(3), nn.Dropout(0.5), nn.Linear(3, 2)).double()
-    X = torch.randn(16, 3, dtype=torch.float64) * 3 + 2
-    y = torch.randint(0, 2, (16,))
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    model.eval()
-    losses = N.loss_along_gradient(model, X, y, [0.0, 0.0])
-    # step 0: batch statistics, no dropout, so the same deterministic value twice and equal to a
-    # functional recomputation
-    bn, lin = model[0], model[2]
-    x_hat = (X - X.mean(0)) / torch.sqrt(X.var(0, unbiased=False) + bn.eps)
-    expected = nn.functional.cross_entropy(lin(x_hat * bn.weight + bn.bias), y)
-    np.testing.assert_allclose(losses, [float(expected.detach())] * 2, rtol=1e-12)
-    for k, v in model.state_dict().items():
-        assert torch.equal(v, before[k]), k  # running statistics and weights untouched
-    assert not model.training and not model[0].training and not model[1].training
-
-
-def test_loss_along_gradient_rejects_bad_input():
-    with pytest.raises(ValueError, match="model"):
-        N.loss_along_gradient("net", torch.zeros(1, 1), torch.zeros(1), [0.1])
-    with pytest.raises(ValueError, match="step_sizes"):
-        N.loss_along_gradient(nn.Linear(1, 1), torch.zeros(1, 1), torch.zeros(1), [-1.0])
-
-
-def test_figures_render():
-    x = _population()
-    tr = N.running_stats_trace(x, 8, 0.1, 10)
-    fig = N.plot_running_stats({"a": tr, "b": tr}, channel=1)
-    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3  # two runs + population
-    h = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_acc=[0.5, 0.7, 0.8])
-    fig = N.plot_learning_curves({"plain": h, "bn": h})
-    assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 2
-    fig = N.plot_train_vs_eval(np.arange(6.0), np.arange(6.0) + 1)
-    assert len(fig.axes) == 1
-    bn = nn.BatchNorm2d(3).double()
-    fig = N.plot_bn_distributions(x, bn(x).detach(), channels=(0, 2))
-    assert len(fig.axes) == 2
-    fig = N.plot_gamma_beta_undo(np.arange(10.0), np.arange(10.0) / 3, np.arange(10.0))
-    assert len(fig.axes) == 1
-    fig = N.plot_loss_along_gradient([0.1, 1.0], {"a": np.array([1.0, 2.0])})
-    assert fig.axes[0].get_xscale() == "log"
-    for f in map(plt.figure, plt.get_fignums()):
-        f.canvas.draw()
-
-
 def test_figures_reject_bad_input():
     tr = N.running_stats_trace(_population(), 8, 0.1, 3)
     with pytest.raises(ValueError, match="channel"):
@@ -204,7 +137,6 @@ def test_explorer_html_is_self_contained_and_has_every_frame():
 
 
 def test_learning_curves_with_seeds_draw_the_mean_and_a_band():
-    from types import SimpleNamespace
 
     import matplotlib.pyplot as plt
 
@@ -219,13 +151,10 @@ def test_learning_curves_with_seeds_draw_the_mean_and_a_band():
     assert len(ax_loss.collections) == 1  # the min-max band
     plt.close(fig)
     with pytest.raises(ValueError, match="different numbers of epochs"):
-        N.plot_learning_curves(
-            {"net": [runs[0], SimpleNamespace(train_loss=[1.0], val_acc=[0.1])]}
-        )
+        N.plot_learning_curves({"net": [runs[0], SimpleNamespace(train_loss=[1.0], val_acc=[0.1])]})
 
 
 def test_probe_metrics_plot_mean_over_seeds_and_checks_shapes():
-    import matplotlib.pyplot as plt
 
     values = np.array([[1.0, 2.0, 4.0], [3.0, 4.0, 8.0]])
     fig = N.plot_probe_metrics([0, 10, 20], {"beta": {"BN": values}})

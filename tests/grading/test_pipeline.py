@@ -116,20 +116,22 @@ def test_command_line_grades_good_and_reports_bad_submissions(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_kernel_engine_agrees_with_fork_engine(tmp_path: Path) -> None:
+def test_trusted_engine_agrees_with_the_jail(tmp_path: Path) -> None:
     _submit(tmp_path, "solution", _source())
     half = _source()
     _cell(half, "receptive_field").source = "def receptive_field(layers):\n    return 1"
     _submit(tmp_path, "half", half)
     scores = {}
-    for engine in ("fork", "kernel"):
+    for engine in ("jail", "trusted"):
         results = grade_assignment(
             A, root=ROOT, submitted_dir=tmp_path, engine=engine, progress=False, jobs=2
         )
         scores[engine] = {r.student: (r.status, r.scores) for r in results}
-    assert scores["fork"] == scores["kernel"]
-    assert sum(scores["fork"]["solution"][1].values()) == FULL
-    assert scores["fork"]["half"][1]["test_receptive_field_hidden"] == 0
+    assert scores["jail"] == scores["trusted"]
+    assert sum(scores["jail"]["solution"][1].values()) == FULL
+    assert scores["jail"]["half"][1]["test_receptive_field_hidden"] == 0
+    with pytest.raises(ValueError, match="engine"):
+        grade_assignment(A, root=ROOT, submitted_dir=tmp_path, engine="fork", progress=False)
 
 
 @pytest.mark.slow

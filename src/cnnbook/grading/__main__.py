@@ -25,9 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
     grade.add_argument(
         "--engine",
-        choices=("sandbox", "fork", "kernel"),
-        default="sandbox",
-        help="sandbox (default): tests run outside the student's process; see grading-protections",
+        choices=("jail", "trusted"),
+        default="jail",
+        help="jail (default): each submission's code runs in a bubblewrap jail, the tests in the "
+        "grader; trusted: no jail, for your own notebooks only (see grading-protections)",
     )
     grade.add_argument(
         "--autograded",
@@ -46,9 +47,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import nbformat
 
+    from .jail import JailUnavailable
     from .notebooks import grade_cells
     from .pipeline import grade_assignment, write_csv
 
+    if args.engine == "trusted":
+        print(
+            "warning: --engine trusted runs the notebooks' code without a jail: it can read and "
+            "change anything you can. Use it for your own notebooks, never for students' work.",
+            file=sys.stderr,
+        )
     started = time.monotonic()
     try:
         root = course_root() if args.root is None else args.root.resolve()
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
             autograded_dir=None if args.no_autograded else (args.autograded or root / "autograded"),
         )
-    except ValueError as error:  # a wrong folder or option: say so without a traceback
+    except (ValueError, JailUnavailable) as error:  # say so without a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started
@@ -82,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     for r in bad:
         print(f"  {r.student}: {r.status}: {r.message}", file=sys.stderr)
+    errors = [r for r in results if r.status == "error"]
+    if errors:
+        print(
+            f"GRADER ERROR: the grader failed on {len(errors)} submission(s) (status 'error' in "
+            "the CSV): their scores are not the students' and must not be published",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

@@ -11,13 +11,11 @@ complex numbers and handles (objects that stay on the other side) are tagged obj
 ``{"$a": 0}``. Arrays use NumPy's ``.npy`` format with ``allow_pickle=False``: nothing from the
 child is ever unpickled.
 
-Protection layers set up by :func:`main` before any student code runs (see
-``grading-protections.md``): resource limits (address space, file size, CPU time), stdin closed,
-stdout/stderr into bounded buffers, private mount and network namespaces with the instructor's
-folders hidden (when root), stub modules for the libraries a NumPy task must not use, and an audit
-hook (``sys.addaudithook``, which Python code cannot remove) that refuses network, processes,
-signals to other processes, ``ctypes``, and file access outside the submission's folder and the
-Python installation.
+Nothing in this process is a security boundary: it runs inside the bubblewrap jail that
+:mod:`cnnbook.grading.jail` builds (namespaces, read-only file system, resource limits set from
+outside), and the grader trusts nothing it sends but plain data. What :func:`run_child` does here
+is for the student's convenience: stdin closed, output into bounded buffers, a clear message when a
+NumPy task imports a library it must not use.
 """
 
 from __future__ import annotations
@@ -143,10 +141,10 @@ def pack(value, to_handle) -> bytes:
     for array in arrays:
         buffer = io.BytesIO()
         np.lib.format.write_array(buffer, array, allow_pickle=False)
-        blob = buffer.getvalue()
+        blob = buffer.getbuffer()  # a view: big arrays are copied once, by the join below
         parts += [_U64.pack(len(blob)), blob]
-    body = b"".join(parts)
-    return _U64.pack(len(body)) + body
+    total = sum(len(part) for part in parts)
+    return b"".join([_U64.pack(total), *parts])
 
 
 def unpack(body: bytes, from_handle):
@@ -172,15 +170,30 @@ def unpack(body: bytes, from_handle):
         pos += 8
         if pos + size > len(view):
             raise WireError("truncated array")
-        try:
-            array = np.lib.format.read_array(io.BytesIO(view[pos : pos + size]), allow_pickle=False)
-        except (ValueError, OSError) as error:
-            raise WireError(f"bad array: {error}") from None
-        if not array.flags.writeable:  # read_array may hand out a read-only view of the bytes
-            array = array.copy()
-        arrays.append(array)
+        arrays.append(_read_npy(view[pos : pos + size]))
         pos += size
     return decode(header.get("tree"), arrays, from_handle)
+
+
+def _read_npy(blob: memoryview) -> np.ndarray:
+    """One ``.npy`` frame as a new writeable array (one copy); object arrays are refused."""
+    header = io.BytesIO(blob[: min(len(blob), 1 << 16)])
+    try:
+        version = np.lib.format.read_magic(header)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(header)
+    except (ValueError, OSError) as error:
+        raise WireError(f"bad array: {error}") from None
+    if dtype.hasobject:
+        raise WireError("bad array: object arrays are not accepted")
+    count = int(np.prod(shape, dtype=np.int64))
+    start = header.tell()
+    if start + count * dtype.itemsize != len(blob):
+        raise WireError("bad array: its size does not match its header")
+    flat = np.frombuffer(blob, dtype=dtype, count=count, offset=start)
+    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
 
 
 def write_message(fd: int, value, to_handle) -> None:
@@ -214,165 +227,8 @@ def read_message(fd: int, from_handle, max_bytes: int = 1 << 30):
 # The child: limits, guards, then a request loop
 
 
-BLOCKED_EVENTS = frozenset(
-    {
-        "socket.connect",
-        "socket.bind",
-        "socket.sendto",
-        "socket.sendmsg",
-        "socket.getaddrinfo",
-        "socket.gethostbyname",
-        "socket.gethostbyaddr",
-        "socket.__new__",
-        "subprocess.Popen",
-        "os.system",
-        "os.exec",
-        "os.posix_spawn",
-        "os.spawn",
-        "os.fork",
-        "os.forkpty",
-        "os.startfile",
-        "pty.spawn",
-        "os.killpg",
-        "signal.pthread_kill",
-        "ctypes.dlopen",
-        "ctypes.dlsym",
-        "ctypes.dlsym/handle",
-        "ctypes.cdata",
-        "ctypes.cdata/buffer",
-        "ctypes.call_function",
-        "ctypes.string_at",
-        "ctypes.wstring_at",
-        "ctypes.addressof",
-        "ctypes.set_errno",
-        "ctypes.PyObj_FromPtr",
-        "ctypes.create_string_buffer",
-        "ctypes.create_unicode_buffer",
-        "mmap.__new__",
-        "urllib.Request",
-        "http.client.connect",
-        "ftplib.connect",
-        "smtplib.connect",
-        "imaplib.open",
-        "poplib.connect",
-        "telnetlib.Telnet.open",
-        "webbrowser.open",
-        "sys.remote_exec",
-        "sys._debugmallocstats",
-        "os.add_dll_directory",
-    }
-)
-# Events that change the file system, allowed only inside the submission's folder.
-WRITE_EVENTS = frozenset(
-    {
-        "os.remove",
-        "os.rename",
-        "os.rmdir",
-        "os.mkdir",
-        "os.chmod",
-        "os.chown",
-        "os.symlink",
-        "os.link",
-        "os.truncate",
-        "os.utime",
-        "shutil.rmtree",
-        "shutil.copyfile",
-        "shutil.move",
-        "os.chdir",
-        "os.chroot",
-    }
-)
-LIST_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob", "os.walk", "os.fwalk"})
-
-
-class SandboxViolation(PermissionError):
-    """The student's code tried something the grader does not allow."""
-
-
 class BlockedModuleError(ImportError):
     """A NumPy task touched a library it must not use (torch, scipy, cnnbook)."""
-
-
-def _path_rule(path: str, allow: list[str], deny: list[str]) -> bool:
-    """Whether ``path`` may be read: the longest matching root of ``allow``/``deny`` decides."""
-    best, allowed = -1, False
-    for roots, verdict in ((allow, True), (deny, False)):
-        for root in roots:
-            if path == root or path.startswith(root.rstrip("/") + "/"):
-                if len(root) > best or (len(root) == best and not verdict):
-                    best, allowed = len(root), verdict
-    return allowed
-
-
-def make_audit_hook(config: dict):
-    """The audit hook of the child (a closure: nothing outside it can change its rules)."""
-    workdir = os.path.realpath(config["workdir"])
-    read_allow = [os.path.realpath(p) for p in config["read_allow"]] + [workdir]
-    read_allow.append(f"/proc/{os.getpid()}")
-    deny = [os.path.realpath(p) for p in config["deny"]]
-    write_allow = [workdir, "/dev/null"]
-    blocked_top = frozenset(config["blocked_modules"])
-    protected_prefixes = tuple(config["protected_modules"])
-    stub_finder = config["_stub_finder"]
-    my_pid = os.getpid()
-    realpath, fspath, getcwd = os.path.realpath, os.fspath, os.getcwd
-    blocked, writes, lists = BLOCKED_EVENTS, WRITE_EVENTS, LIST_EVENTS
-    sandbox_violation = SandboxViolation
-
-    def resolve(path) -> str:
-        if isinstance(path, int):  # an already-open descriptor: the open was checked
-            return ""
-        path = fspath(path)
-        if isinstance(path, bytes):
-            path = path.decode("utf-8", "surrogateescape")
-        if not path.startswith("/"):
-            path = getcwd() + "/" + path
-        return realpath(path)
-
-    def hook(event: str, args: tuple) -> None:
-        if event in blocked:
-            raise sandbox_violation(f"{event} is not allowed while grading")
-        if event == "open":
-            path = resolve(args[0])
-            if not path:
-                return
-            mode, flags = args[1], args[2]
-            writing = (mode is not None and any(c in mode for c in "wax+")) or (
-                mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR)
-            )
-            ok = (
-                _path_rule(path, write_allow, deny)
-                if writing
-                else _path_rule(path, read_allow, deny)
-            )
-            if not ok:
-                raise sandbox_violation(f"no access to {path} while grading")
-        elif event == "import":
-            top = args[0].partition(".")[0]
-            if top in blocked_top:
-                meta_path = args[3] if len(args) > 3 else None
-                if not meta_path or meta_path[0] is not stub_finder:
-                    raise sandbox_violation(f"importing {args[0]} is not allowed in this task")
-        elif event in writes:
-            for path in args[:2]:
-                if isinstance(path, str | bytes | os.PathLike) and not _path_rule(
-                    resolve(path), write_allow, []
-                ):
-                    raise sandbox_violation(f"{event} outside the submission's folder")
-        elif event in lists:
-            if args and isinstance(args[0], str | bytes | os.PathLike):
-                if not _path_rule(resolve(args[0]), read_allow, deny):
-                    raise sandbox_violation(f"{event} of {args[0]} is not allowed while grading")
-        elif event == "os.kill":
-            if args[0] != my_pid:  # ending oneself is allowed: it ends the grading of the rest
-                raise sandbox_violation("os.kill of another process is not allowed while grading")
-        elif event == "object.__setattr__":
-            target = args[0]
-            module = getattr(target, "__module__", None)
-            if isinstance(module, str) and module.startswith(protected_prefixes):
-                raise sandbox_violation(f"patching {module} is not allowed while grading")
-
-    return hook
 
 
 class _BlockedModule(type(sys)):
@@ -475,59 +331,6 @@ def get_ipython():  # noqa: D103 - the stand-in IPython exposes to notebook code
     return _SHELL
 
 
-def _hide_instructor_files(config: dict) -> list[str]:
-    """As root: private mount and network namespaces, tmpfs over the instructor's folders."""
-    if (
-        os.geteuid() != 0
-        or not config.get("namespaces", True)
-        or not sys.platform.startswith("linux")
-    ):
-        return ["namespaces: not used (not root)"]
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    clone_newns, clone_newnet = 0x00020000, 0x40000000
-    ms_rdonly, ms_nosuid, ms_nodev, ms_bind, ms_rec, ms_private = 1, 2, 4, 4096, 16384, 1 << 18
-    notes = []
-    if libc.unshare(clone_newns | clone_newnet) != 0:
-        return [f"namespaces: unshare failed (errno {ctypes.get_errno()})"]
-    libc.mount(b"none", b"/", None, ms_rec | ms_private, None)
-    notes.append("namespaces: private mounts, no network")
-    for path in config["deny"]:
-        target = os.fsencode(path)
-        if os.path.isdir(path):
-            rc = libc.mount(
-                b"tmpfs", target, b"tmpfs", ms_rdonly | ms_nosuid | ms_nodev, b"size=4k"
-            )
-        elif os.path.isfile(path):
-            rc = libc.mount(b"/dev/null", target, None, ms_bind, None)
-        else:
-            continue
-        if rc != 0:
-            notes.append(f"could not hide {path} (errno {ctypes.get_errno()})")
-    return notes
-
-
-def _set_limits(config: dict) -> None:
-    import resource
-    import signal
-
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large file raises OSError instead
-    with open("/proc/self/statm") as handle:
-        vm_now = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    limits = [
-        (resource.RLIMIT_AS, vm_now + int(config["memory_bytes"])),
-        (resource.RLIMIT_FSIZE, int(config["file_bytes"])),
-        (resource.RLIMIT_CPU, int(config["cpu_seconds"])),
-        (resource.RLIMIT_CORE, 0),
-    ]
-    for kind, value in limits:
-        try:
-            resource.setrlimit(kind, (value, value))
-        except (ValueError, OSError):
-            pass
-
-
 def _preload(config: dict) -> dict:
     """Import what the task needs before any guard is up; returns the probe functions."""
     import importlib
@@ -562,11 +365,6 @@ class _Child:
             "get_ipython": get_ipython,
         }
         self.out = _BoundedWriter(int(config["output_chars"]), "<stdout>")
-        self.snapshots = {
-            name: dict(vars(sys.modules[name]))
-            for name in config["restore_modules"]
-            if name in sys.modules
-        }
 
     # handles: objects that stay here
     def to_handle(self, obj) -> dict:
@@ -644,7 +442,6 @@ class _Child:
                     fn = self.probes.get(request["name"])
                     if fn is None:
                         raise WireError(f"unknown probe {request['name']!r}")
-                    self.restore_modules()
                     result = self.call(
                         fn,
                         request["args"],
@@ -694,20 +491,15 @@ class _Child:
             result = fn(*args, **kwargs)
         mutated = []
         for i, (now, old) in enumerate(zip(arrays, before, strict=True)):
-            if now.shape != old.shape or now.dtype != old.dtype or now.tobytes() != old.tobytes():
+            same = now.shape == old.shape and now.dtype == old.dtype
+            if not same or not np.array_equal(_as_bytes(now), _as_bytes(old)):
                 mutated.append([i, now])
         return {"ok": result, "mutated": mutated}
 
-    def restore_modules(self) -> None:
-        """Undo monkey-patching of the libraries a probe relies on."""
-        for name, snapshot in self.snapshots.items():
-            module = sys.modules.get(name)
-            if module is None:
-                continue
-            current = vars(module)
-            for key, value in snapshot.items():
-                if current.get(key) is not value:
-                    current[key] = value
+
+def _as_bytes(array: np.ndarray) -> np.ndarray:
+    """The array's bytes as a uint8 view (a copy only if it is not contiguous): NaNs compare."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 
 def _warning_filters(filters: list) -> list:
@@ -761,87 +553,28 @@ def _describe(error: BaseException) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: ``_child.py FD_IN FD_OUT`` with the configuration as the first message, or
-    ``_child.py --zygote SOCKET_FD`` (see :func:`zygote_main`)."""
-    if argv[0] == "--zygote":
-        zygote_main(int(argv[1]))
-        return
+    """Entry point: ``_child.py FD_IN FD_OUT`` with the configuration as the first message."""
     fd_in, fd_out = int(argv[0]), int(argv[1])
     config = read_message(fd_in, lambda node: None)
     run_child(fd_in, fd_out, config)
 
 
-def zygote_main(sock_fd: int) -> None:
-    """A warm parent for students' processes: import the libraries once, then fork on request.
-
-    Messages on the (SOCK_SEQPACKET) socket: first ``{"preload": [...]}`` (answered ``ready``),
-    then per student process one JSON configuration with two file descriptors attached (the
-    channel); the zygote forks, answers the new process id (8 bytes) and goes back to waiting.
-    The fork sets up its own guards (:func:`run_child`); the zygote itself never runs student code
-    and holds nothing of the grader's. It exits when the grader closes the socket.
-    """
-    import signal
-    import socket
-
-    sock = socket.socket(fileno=sock_fd)
-    first = json.loads(sock.recv(1 << 20))
-    _preload({"preload": first["preload"], "probes_module": None})
-
-    def reap(signum, frame) -> None:  # reaping here keeps the forks' CPU time accounted
-        with _suppress_os_error():
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-
-    signal.signal(signal.SIGCHLD, reap)
-    sock.send(b"ready")
-    while True:
-        try:
-            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
-        except (OSError, ValueError):
-            return
-        if not data:
-            return
-        if len(fds) != 2:
-            for fd in fds:
-                os.close(fd)
-            continue
-        pid = os.fork()
-        if pid == 0:  # the student's process
-            try:
-                sock.close()
-                os.setsid()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                keep = set(fds)
-                for fd in range(3, 256):  # nothing of the zygote's stays open
-                    if fd not in keep:
-                        with _suppress_os_error():
-                            os.close(fd)
-                run_child(fds[0], fds[1], json.loads(data))
-            finally:
-                os._exit(0)
-        for fd in fds:
-            os.close(fd)
-        sock.send(struct.pack("<q", pid))
-
-
-class _suppress_os_error:  # noqa: N801 - a tiny context manager, named like contextlib's
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        return kind is not None and issubclass(kind, OSError)
-
-
 def run_child(fd_in: int, fd_out: int, config: dict) -> None:
-    """Set up every guard, then serve requests until the grader says bye or goes away."""
+    """Prepare the student's working folder and streams, then serve requests until bye."""
+    import shutil
+    import signal
+
     if sys.path and sys.path[0] in ("", os.path.dirname(os.path.abspath(__file__))):
-        del sys.path[0]  # the grading package's folder is not the student's to import from
+        del sys.path[0]  # the grading folder is not the student's to import from
+    if config.get("package_root"):
+        sys.path.insert(0, config["package_root"])  # the grader's own cnnbook (PyTorch tasks)
     probes = _preload(config)
-    notes = _hide_instructor_files(config)
-    os.chdir(config["workdir"])
-    os.environ["TMPDIR"] = config["workdir"]
-    os.environ["HOME"] = config["workdir"]
-    _set_limits(config)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large file raises OSError instead
+    workdir, submission = config["workdir"], config.get("submission")
+    if submission and os.path.isdir(submission):
+        shutil.copytree(submission, workdir, dirs_exist_ok=True, symlinks=False)
+    os.chdir(workdir)
+    os.environ["TMPDIR"] = os.environ["HOME"] = workdir
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # C-level output goes nowhere; Python-level output is captured
         os.dup2(devnull, fd)
@@ -849,12 +582,10 @@ def run_child(fd_in: int, fd_out: int, config: dict) -> None:
     sys.stdin = _NoInput()
     sys.stdout = sys.stderr = child.out
     blocked = frozenset(config["blocked_modules"])
-    finder = _StubFinder(blocked)
     if blocked:
-        sys.meta_path.insert(0, finder)
-    config["_stub_finder"] = finder
-    config["_notes"] = notes
-    sys.addaudithook(make_audit_hook(config))
+        sys.meta_path.insert(0, _StubFinder(blocked))
+    cnnbook = sys.modules.get("cnnbook")
+    config["_notes"] = [f"package: {getattr(cnnbook, '__file__', None)}"] if cnnbook else []
     child.run()
 
 

@@ -17,21 +17,9 @@ from pathlib import Path
 import nbformat
 
 from .assignments import course_root, source_notebook
-from .execute import ExecutionTask, execute_many
-from .notebooks import grade_cells, restore_trusted_cells, score_cells
+from .notebooks import grade_cells
 
 __all__ = ["SubmissionResult", "find_submissions", "grade_assignment", "write_csv"]
-
-
-def _warm_up_transfer() -> None:
-    from .probes import transfer_task_data
-
-    for seed in (0, 1):  # the draws the visible and the hidden test use
-        transfer_task_data(n_per_class=20, seed=seed, n_test=500)
-
-
-# Work every submission of an assignment repeats, done once in the grader before forking.
-WARM_UPS = {"07-transfer-learning": _warm_up_transfer}
 
 
 @dataclass
@@ -39,7 +27,8 @@ class SubmissionResult:
     """The grade of one student's submission.
 
     ``status`` is ``"ok"``, ``"invalid"`` (the notebook could not be read), ``"missing"`` (no
-    notebook in the student's folder), ``"timeout"`` or ``"crashed"``; ``scores`` maps each
+    notebook in the student's folder), ``"timeout"``, ``"crashed"`` or ``"error"`` (the grader
+    failed on it: not the student's fault, see the message); ``scores`` maps each
     autograded cell's ``grade_id`` to the points earned.
     """
 
@@ -88,7 +77,7 @@ def grade_assignment(
     submitted_dir: Path | None = None,
     jobs: int | None = None,
     cell_timeout: float = 60.0,
-    engine: str = "sandbox",
+    engine: str = "jail",
     progress: bool = True,
     autograded_dir: Path | None = None,
 ) -> list[SubmissionResult]:
@@ -100,10 +89,9 @@ def grade_assignment(
         submitted_dir: default ``<root>/submitted``.
         jobs: parallel processes (default: the number of cores).
         cell_timeout: seconds one cell may run.
-        engine: ``"sandbox"`` (the default: the student's code runs in a sandboxed process, the
-            test cells in the grader, see ``grading-protections.md``), ``"fork"`` (a warm grader
-            forks a fresh child that runs the whole notebook) or ``"kernel"`` (a fresh Jupyter
-            kernel per submission, as ``nbgrader autograde``).
+        engine: ``"jail"`` (the default: the student's code runs in a bubblewrap jail, the
+            test cells in the grader, see ``grading-protections.md``) or ``"trusted"`` (the same
+            without the jail, for one's own notebooks only).
         progress: show a tqdm progress bar on stderr.
         autograded_dir: if given, each executed notebook is written to
             ``<autograded_dir>/<student>/<assignment>/<assignment>.ipynb`` for feedback.
@@ -118,8 +106,9 @@ def grade_assignment(
     max_score = sum(cell.points for cell in grade_cells(source))
     zero = {cell.grade_id: 0.0 for cell in grade_cells(source)}
 
+    if engine not in ("jail", "trusted"):
+        raise ValueError(f"engine: got {engine!r}, expected 'jail' or 'trusted'")
     results: dict[str, SubmissionResult] = {}
-    tasks = []
     paths: dict[str, Path] = {}
     for student, path in find_submissions(submitted_dir, assignment).items():
         nb, status, message = _read_submission(path)
@@ -128,7 +117,6 @@ def grade_assignment(
                 student, status, dict(zero), max_score, 0.0, message
             )
             continue
-        tasks.append(ExecutionTask(student, restore_trusted_cells(nb, source), path.parent))
         paths[student] = path
 
     bar = None
@@ -136,46 +124,17 @@ def grade_assignment(
         from tqdm.auto import tqdm
 
         tqdm.monitor_interval = 0  # no monitor thread in a process that forks
-        bar = tqdm(total=len(tasks), desc=f"grading {assignment}", unit="submission")
-    if engine == "sandbox":
-        try:
-            results.update(
-                _grade_sandboxed(
-                    assignment, root, paths, jobs, cell_timeout, max_score, bar, autograded_dir
-                )
-            )
-        finally:
-            if bar is not None:
-                bar.close()
-        return [results[s] for s in sorted(results)]
+        bar = tqdm(total=len(paths), desc=f"grading {assignment}", unit="submission")
     try:
-        executions = execute_many(
-            tasks,
-            jobs=jobs,
-            cell_timeout=cell_timeout,
-            engine=engine,
-            on_done=(lambda _: bar.update(1)) if bar is not None else None,
-            warm_up=WARM_UPS.get(assignment),
-        )
+        results.update(
+            _grade_sandboxed(
+                assignment, root, paths, jobs, cell_timeout, max_score, bar, autograded_dir,
+                engine,
+            )
+        )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
-
-    for execution in executions:
-        scores = score_cells(execution.notebook, source)
-        results[execution.key] = SubmissionResult(
-            execution.key,
-            execution.status,
-            scores,
-            max_score,
-            execution.seconds,
-            execution.message,
-            execution.notebook,
-        )
-        if autograded_dir is not None:
-            out = Path(autograded_dir) / execution.key / assignment / f"{assignment}.ipynb"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(execution.notebook, out)
     return [results[s] for s in sorted(results)]
 
 
@@ -188,8 +147,9 @@ def _grade_sandboxed(
     max_score: float,
     bar,
     autograded_dir: Path | None,
+    engine: str,
 ) -> dict[str, SubmissionResult]:
-    """The ``sandbox`` engine: :func:`cnnbook.grading.sandbox.grade_many` on every submission."""
+    """:func:`cnnbook.grading.sandbox.grade_many` on every submission."""
     from .sandbox import Limits, feedback_notebook, grade_many, load_notebook
 
     source_path = source_notebook(assignment, root)
@@ -200,6 +160,7 @@ def _grade_sandboxed(
         paths,
         jobs=jobs,
         limits=limits,
+        engine=engine,
         on_done=(lambda *_: bar.update(1)) if bar is not None else None,
     )
     results = {}
@@ -222,7 +183,11 @@ def write_csv(results: list[SubmissionResult], grade_ids: list[str], path: Path)
     """One row per student: status, total, maximum, points per ``grade_id``, seconds, message."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
+    # written next to the target, then renamed over it: a link planted at ``path`` is replaced,
+    # never followed
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    with partial.open("x", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["student", "status", "total", "max_score", *grade_ids, "seconds", "message"]
@@ -239,3 +204,4 @@ def write_csv(results: list[SubmissionResult], grade_ids: list[str], path: Path)
                     r.message,
                 ]
             )
+    os.replace(partial, path)

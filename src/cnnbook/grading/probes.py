@@ -3,21 +3,24 @@
 Test cells never hold the torch objects a student's code returns; they call a probe with the
 student's function and plain inputs (NumPy arrays, numbers, tuples, strings) and compare the plain
 result (outputs, counts, flags, learning rates) with an oracle computed in the test cell. In a plain
-notebook a probe simply runs locally; a sandboxed grader can run the probe next to the student's
-code and ship only the plain result back.
+notebook a probe simply runs locally; the grader runs the probe in the student's jail and ships
+only the plain result back.
+
+A probe runs beside the student's code, which can change anything in that process, the probe
+included; so a probe reports only what the grader can check against its own oracle (arrays a
+correct function produces), never a verdict. Time limits and scores on held-out data are measured
+in the grader (:func:`fine_tuned_accuracy`), where the student's code cannot reach.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "count_python_lines",
     "probe_build_model",
     "probe_train_one_epoch",
     "probe_evaluate",
@@ -25,38 +28,9 @@ __all__ = [
     "probe_replace_head",
     "probe_param_groups",
     "probe_fine_tune",
+    "fine_tuned_accuracy",
     "transfer_task_data",
 ]
-
-
-def count_python_lines(func: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-    """How many Python lines run while ``func(*args, **kwargs)`` executes (library code included).
-
-    A vectorised function runs about the same number of lines whatever the size of its input; a
-    Python loop over batch or spatial positions runs more lines on a larger input. Comparing the
-    counts on two sizes tells the two apart without timing anything.
-
-    Returns:
-        The number of ``line`` events seen by ``sys.settrace``; the call's result is discarded.
-    """
-    count = 0
-
-    def local(frame, event, arg):
-        nonlocal count
-        if event == "line":
-            count += 1
-        return local
-
-    def global_(frame, event, arg):
-        return local
-
-    previous = sys.gettrace()
-    sys.settrace(global_)
-    try:
-        func(*args, **kwargs)
-    finally:
-        sys.settrace(previous)
-    return count
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,8 +333,8 @@ def probe_param_groups(
 
     Returns:
         ``groups``: for each group, its ``lr`` (None if missing) and the ``names`` of its
-        parameters; ``all_names`` and ``trainable_names`` of the model; ``sgd_ok`` (whether
-        ``torch.optim.SGD`` accepts the groups, with an error message otherwise).
+        parameters; ``all_names`` and ``trainable_names`` of the model; ``sgd``: ``"ok"`` when
+        ``torch.optim.SGD`` accepts the groups, else the error it raised.
     """
     import torch
 
@@ -395,25 +369,27 @@ def probe_param_groups(
 
 
 def transfer_task_data(
-    n_per_class: int = 20, seed: int = 0, n_test: int = 1000
+    n_per_class: int = 20, seed: int = 0, n_test: int = 1000, test_seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The offline target task of assignment 7: a few labelled "glyph-letters" per class.
 
     Args:
         n_per_class: labelled training images per class (10 classes).
         seed: which images are drawn from the training pool.
-        n_test: size of the test set (always the same images).
+        n_test: size of the test set.
+        test_seed: which test images are generated (the hidden test draws a secret one in the
+            grader, so no submission can know its images).
 
     Returns:
         ``(X_train, y_train, X_test, y_test)``: float32 images ``(N, 1, 28, 28)`` in [0, 1] and
         int64 labels; fresh copies on every call (the generated data is cached).
     """
-    arrays = _transfer_task_cached(int(n_per_class), int(seed), int(n_test))
+    arrays = _transfer_task_cached(int(n_per_class), int(seed), int(n_test), int(test_seed))
     return tuple(a.copy() for a in arrays)
 
 
 @functools.lru_cache(maxsize=4)
-def _transfer_task_cached(n_per_class: int, seed: int, n_test: int):
+def _transfer_task_cached(n_per_class: int, seed: int, n_test: int, test_seed: int):
     from cnnbook import data
 
     pool_x, pool_y = data.load("glyph-letters", "train", n=max(600, 30 * n_per_class), seed=0)
@@ -426,42 +402,73 @@ def _transfer_task_cached(n_per_class: int, seed: int, n_test: int):
             ]
         )
     )
-    test_x, test_y = data.load("glyph-letters", "test", n=n_test, seed=0)
+    test_x, test_y = data.load("glyph-letters", "test", n=n_test, seed=test_seed)
     return pool_x[keep], pool_y[keep], test_x, test_y
 
 
 def probe_fine_tune(
-    fine_tune_fn: Callable[..., Any],
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
+    fine_tune_fn: Callable[..., Any], x_train: np.ndarray, y_train: np.ndarray
 ) -> dict:
-    """Time ``fine_tune_fn(X_train, y_train)`` and measure the returned model's test accuracy.
+    """Call ``fine_tune_fn(X_train, y_train)`` (as torch tensors) and return the weights of the
+    model it returns, as plain arrays: ``{"state": {name: array}}`` in ``state_dict`` order.
 
-    Returns:
-        ``seconds`` (wall-clock time of the call) and ``accuracy`` of the returned model on
-        ``(x_test, y_test)`` in eval mode, on the CPU.
+    Nothing is measured here: the grader times the call from outside and scores the weights with
+    :func:`fine_tuned_accuracy` on test images the student's process never sees.
     """
-    import time
-
     import torch
 
-    started = time.perf_counter()
     model = fine_tune_fn(
         torch.as_tensor(np.asarray(x_train, dtype=np.float32)), torch.as_tensor(np.asarray(y_train))
     )
-    seconds = time.perf_counter() - started
     if not isinstance(model, torch.nn.Module):
         raise AssertionError(
             f"fine_tune returned {type(model).__name__}, expected a torch.nn.Module"
         )
-    model = model.cpu().eval()
+    state = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+    return {"state": state}
+
+
+def fine_tuned_accuracy(
+    report: dict, x_test: np.ndarray, y_test: np.ndarray, num_classes: int = 10
+) -> float:
+    """The accuracy on ``(x_test, y_test)`` of the weights :func:`probe_fine_tune` returned.
+
+    Runs where it is called (in the grader: outside the student's process). The weights are
+    loaded into the grader's own copy of the architecture, the shipped pretrained network with a
+    fresh ``num_classes``-way head (:func:`cnnbook.transfer.replace_head`), so only numbers come
+    from the student: no code, no module of theirs runs here.
+
+    Raises:
+        AssertionError: the weights do not fit that architecture (names, shapes).
+    """
+    import torch
+
+    from cnnbook.transfer import load_pretrained, replace_head
+
+    state = report.get("state") if isinstance(report, dict) else None
+    if not isinstance(state, dict):
+        raise AssertionError("fine_tune's model could not be read back (no state)")
+    model = replace_head(load_pretrained(), num_classes)
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(np.shape(v)) for k, v in state.items()}
+    if got != want:
+        missing = sorted(set(want) - set(got))[:3]
+        extra = sorted(set(got) - set(want))[:3]
+        wrong = sorted(k for k in set(got) & set(want) if got[k] != want[k])[:3]
+        raise AssertionError(
+            "fine_tune must return the pretrained network with a new "
+            f"{num_classes}-class head (missing {missing}, unexpected {extra}, "
+            f"wrong shapes {wrong})"
+        )
+    tensors = {k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}
+    if not all(torch.isfinite(t.float()).all() for t in tensors.values()):
+        raise AssertionError("fine_tune's model has weights that are NaN or infinite")
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
     correct = 0
     with torch.no_grad():
         for start in range(0, len(y_test), 500):
             xb = torch.as_tensor(np.asarray(x_test[start : start + 500], dtype=np.float32))
-            correct += int(
-                (model(xb).argmax(1).numpy() == np.asarray(y_test[start : start + 500])).sum()
-            )
-    return {"seconds": seconds, "accuracy": correct / len(y_test)}
+            predicted = model(xb).argmax(1).numpy()
+            correct += int((predicted == np.asarray(y_test[start : start + 500])).sum())
+    return correct / len(y_test)

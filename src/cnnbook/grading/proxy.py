@@ -13,19 +13,16 @@ Nothing received from the student's process is unpickled (see :mod:`cnnbook.grad
 
 from __future__ import annotations
 
-import atexit
 import builtins
 import contextlib
 import fcntl
 import functools
-import json
 import os
 import select
-import struct
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,8 @@ __all__ = [
     "ChildDied",
     "ChildSession",
     "ChildTimeout",
+    "JailError",
+    "Launch",
     "ProtocolError",
     "RemoteFunction",
     "RemoteObject",
@@ -58,6 +57,38 @@ _BOOT = (
 )
 # Built-in exceptions a student's error is re-raised as (so ``except ValueError`` in a test works).
 _NOT_RERAISED = {"StopIteration", "StopAsyncIteration", "GeneratorExit"}
+
+
+class JailError(RuntimeError):
+    """The grader could not run the student's code (the jail, the child script): the grader's
+    fault, never the student's."""
+
+
+@dataclass
+class Launch:
+    """How to start one student process: the command, and what to do around it."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str = "/"
+    preexec: Callable[[], None] | None = None
+    stderr: Any = subprocess.DEVNULL
+    on_cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        while self.on_cleanup:
+            with contextlib.suppress(Exception):
+                self.on_cleanup.pop()()
+
+    def describe_failure(self) -> str:
+        """What the jail printed before the student's code could start (bwrap's own errors)."""
+        name = getattr(self.stderr, "name", None)
+        if not isinstance(name, str):
+            return ""
+        with contextlib.suppress(OSError):
+            text = Path(name).read_text(errors="replace")[-1000:].strip()
+            return f" ({text})" if text else ""
+        return ""
 
 
 class SandboxAbort(BaseException):
@@ -82,6 +113,10 @@ class ProtocolError(SandboxAbort):
 
 class StudentCodeError(Exception):
     """An exception of a type that is not built in, raised by the student's code."""
+
+
+class InputModified(AssertionError):
+    """A student's function changed an input array in place."""
 
 
 class StaleHandle(Exception):
@@ -125,122 +160,6 @@ class RemoteFunction(RemoteObject):
         return self._session.call(self, args, kwargs)
 
 
-class Zygote:
-    """A warm process that has imported the task's libraries and forks students' processes.
-
-    Starting a student's process then costs a fork (milliseconds) instead of an interpreter start
-    and the imports (torch alone takes a second or more). Every student still gets a fresh
-    process; the zygote never runs student code. One zygote per set of preloaded modules is kept
-    per grader process (:func:`zygote_for`).
-    """
-
-    def __init__(
-        self, preload: list[str], env: dict[str, str] | None, python: str = sys.executable
-    ):
-        import socket
-
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            self.process = subprocess.Popen(
-                [python, "-I", "-c", _BOOT, str(CHILD_SCRIPT), "--zygote", str(theirs.fileno())],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),),
-                cwd="/",
-                env=env,
-                start_new_session=True,
-            )
-        finally:
-            theirs.close()
-        self.sock = ours
-        self.sock.settimeout(120.0)
-        self.sock.send(json.dumps({"preload": list(preload)}).encode())
-        if self.sock.recv(64) != b"ready":
-            self.close()
-            raise OSError("the zygote did not start")
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def spawn(self, config: dict, fd_in: int, fd_out: int) -> int:
-        """Fork a student's process that serves the channel ``fd_in``/``fd_out``; its pid."""
-        import socket
-
-        socket.send_fds(self.sock, [json.dumps(config).encode()], [fd_in, fd_out])
-        reply = self.sock.recv(64)
-        if len(reply) != 8:
-            raise OSError("the zygote did not fork")
-        return struct.unpack("<q", reply)[0]
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        self.process.wait()
-
-
-_ZYGOTES: dict[tuple, Zygote] = {}
-
-
-def zygote_for(preload: list[str], env: dict[str, str] | None) -> Zygote:
-    """This grader process's zygote for ``preload`` (started on first use, restarted if dead)."""
-    # HOME and TMPDIR name the submission's folder: each student's process sets its own
-    shared = {k: v for k, v in (env or {}).items() if k not in ("HOME", "TMPDIR")} or None
-    key = (tuple(preload), tuple(sorted((shared or {}).items())))
-    zygote = _ZYGOTES.get(key)
-    if zygote is None or not zygote.alive:
-        if not _ZYGOTES:
-            atexit.register(close_zygotes)
-            # multiprocessing's workers skip atexit; their own finalizers do run
-            import multiprocessing.util
-
-            multiprocessing.util.Finalize(None, close_zygotes, exitpriority=10)
-        zygote = _ZYGOTES[key] = Zygote(preload, shared)
-    return zygote
-
-
-def close_zygotes() -> None:
-    """Stop this grader process's zygotes."""
-    while _ZYGOTES:
-        _, zygote = _ZYGOTES.popitem()
-        zygote.close()
-
-
-class _Forked:
-    """A student's process forked by a zygote (not our child: no exit status, polled by pid)."""
-
-    returncode = None
-
-    def __init__(self, pid: int):
-        self.pid = pid
-        self.gone = False
-
-    def poll(self) -> int | None:
-        if not self.gone:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.gone = True
-            except PermissionError:
-                pass
-        return 0 if self.gone else None
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.pid, 9)
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = time.monotonic() + (5.0 if timeout is None else timeout)
-        while self.poll() is None:
-            if time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("student process", timeout or 5.0)
-            time.sleep(0.01)
-        return 0
-
-
 class ChildSession:
     """One student process: start it, send requests with deadlines, kill it.
 
@@ -254,20 +173,17 @@ class ChildSession:
     def __init__(
         self,
         config: dict,
+        launcher: Callable[[int, int], Launch],
         *,
         max_message_bytes: int = 64 << 20,
         output_chars: int = 20_000,
-        python: str = sys.executable,
-        env: dict[str, str] | None = None,
-        zygote: bool = True,
     ):
         self.config = config
-        self.use_zygote = zygote
+        self.launcher = launcher
         self.max_message_bytes = max_message_bytes
         self.output_chars = output_chars
-        self.python = python
-        self.env = env
         self.process: subprocess.Popen | None = None
+        self.launch: Launch | None = None
         self.generation = 0
         self.output = ""
         self.notes: list[str] = []
@@ -284,36 +200,26 @@ class ChildSession:
         self.kill()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        for fd in (to_child_w, from_child_w):  # 1 MiB pipes: 16x fewer wake-ups for big arrays
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
         self.generation += 1
         config = {k: v for k, v in self.config.items() if not k.startswith("_")}
-        zygote = None
-        if self.use_zygote:
-            try:
-                zygote = zygote_for(list(config["preload"]), self.env)
-            except OSError:
-                zygote = None  # fall back to a fresh interpreter
+        launch = self.launch = self.launcher(to_child_r, from_child_w)
         try:
-            if zygote is not None:
-                self.process = _Forked(zygote.spawn(config, to_child_r, from_child_w))
-            else:
-                self.process = subprocess.Popen(
-                    [
-                        self.python,
-                        "-I",
-                        "-c",
-                        _BOOT,
-                        str(CHILD_SCRIPT),
-                        str(to_child_r),
-                        str(from_child_w),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    pass_fds=(to_child_r, from_child_w),
-                    cwd=self.config["workdir"],
-                    env=self.env,
-                    start_new_session=True,  # the grader's Ctrl-C and terminal stay the grader's
-                )
+            self.process = subprocess.Popen(
+                launch.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=launch.stderr,
+                pass_fds=(to_child_r, from_child_w),
+                cwd=launch.cwd,
+                env=launch.env,
+                start_new_session=True,  # the grader's Ctrl-C and terminal stay the grader's
+                preexec_fn=launch.preexec,
+            )
+        except OSError as error:
+            raise JailError(f"the student's process could not be started: {error}") from error
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
@@ -322,12 +228,14 @@ class ChildSession:
             to_child_w, fcntl.F_SETFL, fcntl.fcntl(to_child_w, fcntl.F_GETFL) | os.O_NONBLOCK
         )
         deadline = time.monotonic() + timeout
-        if zygote is None:
+        try:
             self._send(config, deadline)
-        reply = self._receive(deadline)
+            reply = self._receive(deadline)
+        except SandboxAbort as error:
+            raise JailError(f"the jail did not start: {error}{launch.describe_failure()}") from None
         if not isinstance(reply, dict) or reply.get("ok") != "ready":
             self.kill()
-            raise ChildDied(f"the student's process did not start: {reply!r}"[:500])
+            raise JailError(f"the student's process did not start: {reply!r}"[:500])
         self.notes = [str(n) for n in reply.get("notes", [])]
 
     @property
@@ -342,6 +250,9 @@ class ChildSession:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             self.process.wait()
+        if self.launch is not None:
+            self.launch.cleanup()  # the pids cgroup: nothing of the jail outlives it
+            self.launch = None
         for fd in (self._to_child, self._from_child):
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -409,14 +320,21 @@ class ChildSession:
             args=tuple(args), kwargs=dict(kwargs), warnings=_warning_filters(), errstate=np.geterr()
         )
         reply = self.request(message)
-        for entry in reply.get("mutated") or []:
-            # the student's function changed an input in place: show it, as a kernel would
-            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int):
-                index, new = entry
-                if 0 <= index < len(arrays) and isinstance(new, np.ndarray):
-                    old = arrays[index]
-                    if old.shape == new.shape and old.flags.writeable:
-                        np.copyto(old, new, casting="unsafe")
+        # The grader's arrays never change (they were sent as bytes); a function that changed
+        # its copy of an input in place breaks the contract, and the test that called it fails.
+        changed = [
+            entry[0]
+            for entry in reply.get("mutated") or []
+            if isinstance(entry, list) and entry and isinstance(entry[0], int)
+        ]
+        if changed and message.get("op") == "call":
+            error = InputModified(
+                f"{getattr(message['fn'], '__name__', 'the function')} changed its input array(s) "
+                f"in place (arrays {sorted(set(changed))[:5]} in argument order); functions must "
+                "leave their inputs untouched"
+            )
+            error.from_student = True  # type: ignore[attr-defined]
+            raise error
         return reply.get("ok")
 
     # -- the channel ----------------------------------------------------------------------------
@@ -494,8 +412,6 @@ class ChildSession:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=1.0)
         code = self.process.returncode
-        if isinstance(self.process, _Forked) and self.process.poll() is not None:
-            return "the student's process ended (sys.exit(), os._exit() or a signal)"
         if code is None:
             return "the student's process closed its channel"
         if code < 0:
@@ -530,7 +446,9 @@ def _warning_filters() -> list:
 def _student_error(error: Any) -> Exception:
     """The exception to raise in the grader for an error the student's code raised."""
     if not isinstance(error, dict):
-        return StudentCodeError("the student's code failed")
+        exc = StudentCodeError("the student's code failed")
+        exc.from_student = True  # type: ignore[attr-defined]
+        return exc
     name = str(error.get("type", "Exception"))
     message = str(error.get("message", ""))
     cls = getattr(builtins, name, None)
@@ -543,6 +461,7 @@ def _student_error(error: Any) -> Exception:
     else:
         exc = StudentCodeError(f"{name}: {message}")
     exc.student_traceback = str(error.get("traceback", ""))  # type: ignore[attr-defined]
+    exc.from_student = True  # type: ignore[attr-defined]
     return exc
 
 

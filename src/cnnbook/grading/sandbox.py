@@ -39,8 +39,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _child
-from .proxy import ChildDied, ChildSession, ChildTimeout, SandboxAbort, route_probes
+from . import _child, jail
+from .proxy import (
+    _BOOT,
+    ChildDied,
+    ChildSession,
+    ChildTimeout,
+    JailError,
+    Launch,
+    RemoteFunction,
+    SandboxAbort,
+    route_probes,
+)
 
 __all__ = [
     "CellResult",
@@ -73,30 +83,30 @@ class Limits:
             into the child all together.
         submission_timeout: seconds for the whole submission; tests not reached score 0.
         startup_timeout: seconds the child may take to start (imports included).
-        memory_bytes: address space the student's code may add to the child's start-up size.
+        memory_bytes: address space of the student's process (RLIMIT_AS, set from outside).
         file_bytes: largest file the student's code may write.
+        scratch_bytes: all the files the student's code may write together (the jail's tmpfs).
+        processes: processes and threads the student's code may run at once.
+        open_files: file descriptors the student's process may hold.
         output_chars: printed output kept per reply (the rest is counted and dropped).
         message_bytes: largest result the child may send back.
         max_restarts: how many times a child killed for a time limit is replaced.
         notebook_bytes: largest notebook file accepted.
-        namespaces: as root on Linux, hide the instructor's folders and the network from the
-            child with mount and network namespaces (the audit hook applies either way).
-        zygote: fork each student's process from a warm process that imported the libraries
-            once (per grader process), instead of starting an interpreter each time.
     """
 
     call_timeout: float = 20.0
     cell_timeout: float = 60.0
     submission_timeout: float = 600.0
     startup_timeout: float = 60.0
-    memory_bytes: int = 2 << 30
+    memory_bytes: int = 6 << 30
     file_bytes: int = 64 << 20
+    scratch_bytes: int = 256 << 20
+    processes: int = 64
+    open_files: int = 256
     output_chars: int = 20_000
     message_bytes: int = 64 << 20
     max_restarts: int = 3
     notebook_bytes: int = 20 << 20
-    namespaces: bool = True
-    zygote: bool = True
 
     def __post_init__(self) -> None:
         for name in ("call_timeout", "cell_timeout", "submission_timeout", "startup_timeout"):
@@ -106,6 +116,9 @@ class Limits:
         for name in (
             "memory_bytes",
             "file_bytes",
+            "scratch_bytes",
+            "processes",
+            "open_files",
             "output_chars",
             "message_bytes",
             "notebook_bytes",
@@ -123,8 +136,9 @@ class CellResult:
 
     ``status`` is ``"passed"``, ``"failed"`` (the test raised), ``"timeout"``, ``"crashed"`` (the
     student's process died during it), ``"not-run"`` (after a crash or past the submission's time
-    limit), ``"forbidden"`` (a NumPy task used a forbidden library) or ``"rejected"`` (invalid
-    notebook).
+    limit), ``"forbidden"`` (a NumPy task used a forbidden library), ``"rejected"`` (invalid
+    notebook) or ``"error"`` (the grader failed: an instructor cell, a missing name, the jail; the
+    grader's fault, never the student's).
     """
 
     grade_id: str
@@ -148,6 +162,8 @@ class NotebookGrade:
     timed_out: bool = False  # a time limit stopped some of the student's code
     # position in the submitted notebook -> (error name, message) for student cells that failed
     cell_errors: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # failures of the grader itself (instructor cells, the jail): the submission is ``error``
+    grader_errors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -163,11 +179,14 @@ class NotebookGrade:
 
     @property
     def status(self) -> str:
-        """``"invalid"`` (rejected), ``"crashed"`` (the student's process ended or a grader
-        failure), ``"timeout"`` (a time limit was hit somewhere) or ``"ok"``."""
+        """``"error"`` (the grader failed: see :attr:`grader_errors`), ``"invalid"`` (rejected),
+        ``"crashed"`` (the student's process ended), ``"timeout"`` (a time limit was hit
+        somewhere) or ``"ok"``."""
+        statuses = {c.status for c in self.cells}
+        if self.grader_errors or "error" in statuses:
+            return "error"
         if self.rejected:
             return "invalid"
-        statuses = {c.status for c in self.cells}
         if statuses & {"crashed", "not-run"}:
             return "crashed"
         return "timeout" if "timeout" in statuses or self.timed_out else "ok"
@@ -175,7 +194,9 @@ class NotebookGrade:
     @property
     def message(self) -> str:
         """One line for a CSV: why the submission was rejected or stopped, and what was noticed."""
-        parts = [self.rejected] if self.rejected else []
+        parts = [f"GRADER ERROR: {e}" for e in self.grader_errors]
+        parts += [self.rejected] if self.rejected else []
+        parts += [c.message for c in self.cells if c.status == "error"][:1]
         stopped = [c.message for c in self.cells if c.status in ("crashed", "not-run", "timeout")]
         parts += stopped[:1] + self.issues
         return "; ".join(dict.fromkeys(p for p in parts if p))[:2000]
@@ -585,14 +606,18 @@ class _BoundedText(io.StringIO):
         return len(text)
 
 
-def _child_env(workdir: str) -> dict[str, str]:
+ENGINES = ("jail", "trusted")
+
+
+def _child_env(home: str) -> dict[str, str]:
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "HOME": workdir,
-        "TMPDIR": workdir,
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": home,
+        "TMPDIR": home,
         "PYTHONHASHSEED": "0",
         "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": home,
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -600,76 +625,104 @@ def _child_env(workdir: str) -> dict[str, str]:
         "CNNBOOK_OFFLINE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    mpl = _matplotlib_dirs()
-    if mpl:  # the grader's font cache, read-only: rebuilding it would cost seconds per child
-        env["MPLCONFIGDIR"] = mpl[1]
     return env
 
 
-def _matplotlib_dirs() -> list[str]:
-    try:
-        import matplotlib
-    except ImportError:
-        return []
-    return [matplotlib.get_configdir(), matplotlib.get_cachedir()]
+def _library_dirs(names: tuple[str, ...]) -> list[str]:
+    """Where the given top-level packages are installed (without importing them)."""
+    import importlib.util
+
+    found = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            found.append(str(Path(location).resolve()))
+    return found
 
 
-def _read_roots(kind: str) -> list[str]:
-    roots = {
-        sys.prefix,
-        sys.base_prefix,
-        sys.exec_prefix,
-        "/usr",
-        "/proc/cpuinfo",
-        "/proc/meminfo",
-        "/proc/stat",
-        "/sys/devices/system/cpu",
-        "/sys/fs/cgroup",
-        "/etc/localtime",
-        "/dev/null",
-        "/dev/urandom",
-        "/dev/zero",
-    }
-    roots.update(p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
-    roots.update(_matplotlib_dirs())
-    if kind == "torch":
-        import cnnbook
+def _launcher(engine: str, kind: str, workdir: Path, limits: Limits) -> tuple[dict, Callable]:
+    """The child's configuration as it sees it, and a function that builds each :class:`Launch`.
 
-        roots.add(str(Path(cnnbook.__file__).resolve().parent))
-    return sorted(roots)
+    ``jail``: bubblewrap with every namespace unshared (:mod:`cnnbook.grading.jail`); the
+    student's folder is at ``/submission`` (read-only) and is copied into the scratch tmpfs
+    ``/work``. ``trusted``: a plain process with the same resource limits, for one's own notebooks.
+    """
+    import cnnbook
 
-
-def _deny_roots(
-    source_path: Path | None, submitted_path: Path, kind: str, extra: list[str]
-) -> list[str]:
-    """The instructor's files: source folder, the course folder, other submissions, gradebook."""
-    deny = set(extra)
-    submitted_path = submitted_path.resolve()
-    # <course>/submitted/<student>/<assignment>/<assignment>.ipynb
-    if len(submitted_path.parents) >= 4 and submitted_path.parents[2].name == "submitted":
-        course = submitted_path.parents[3]
-        deny.add(str(submitted_path.parents[2]))
-        for name in (
-            "source",
-            "solutions",
-            "autograded",
-            "feedback",
-            "release",
-            "gradebook.db",
-            "tests",
-        ):
-            if (course / name).exists():
-                deny.add(str(course / name))
+    package = Path(cnnbook.__file__).resolve().parent
+    jail_limits = jail.JailLimits(
+        memory_bytes=limits.memory_bytes,
+        cpu_seconds=int(limits.submission_timeout) + 30,
+        file_bytes=limits.file_bytes,
+        open_files=limits.open_files,
+        processes=limits.processes,
+        scratch_bytes=limits.scratch_bytes,
+    )
+    submission = workdir / "submission"
+    stderr_path = workdir / "jail-stderr.txt"
+    if engine == "trusted":
+        scratch = workdir / "scratch"
+        shutil.copytree(submission, scratch)
+        config = {"workdir": str(scratch), "submission": None, "package_root": None}
+        argv_child, env = str(_child.__file__), _child_env(str(scratch))
     else:
-        deny.add(str(submitted_path.parent))
-    if source_path is not None:
-        deny.add(str(source_path.resolve().parent))
-        deny.add(str(source_path.resolve().parent.parent))
-    if kind == "numpy":
-        import cnnbook
+        config = {"workdir": jail.SCRATCH, "submission": jail.SUBMISSION, "package_root": None}
+        argv_child, env = f"{jail.GRADER_DIR}/_child.py", _child_env(jail.SCRATCH)
+        grader_files = {"_child.py": str(Path(_child.__file__).resolve())}
+        hidden = []
+        if kind == "torch":
+            # the grader's own package, so both sides run the same code; the NumPy reference
+            # is not readable in any jail
+            grader_files["cnnbook"] = str(package)
+            hidden.append(f"{jail.GRADER_DIR}/cnnbook/numpy_ref")
+            config["package_root"] = jail.GRADER_DIR
+        else:
+            # a NumPy task: the libraries it must not use are empty folders in its jail
+            hidden += _library_dirs(NUMPY_TASK_FORBIDDEN)
 
-        deny.add(str(Path(cnnbook.__file__).resolve().parent))
-    return sorted(deny)
+    def launch(fd_in: int, fd_out: int) -> Launch:
+        argv = [sys.executable, "-I", "-c", _BOOT, argv_child, str(fd_in), str(fd_out)]
+        if engine == "trusted":
+            return Launch(
+                argv,
+                env,
+                cwd=config["workdir"],
+                preexec=lambda: jail.set_limits(jail_limits, None, None),
+            )
+        cgroup = jail.PidsCgroup(jail_limits.processes)
+        nproc = jail.process_limit(jail_limits, cgroup)
+        command = jail.jail_command(
+            argv,
+            submission_dir=submission,
+            grader_files=grader_files,
+            hidden=hidden,
+            scratch_bytes=jail_limits.scratch_bytes,
+            env=env,
+        )
+        stderr = open(stderr_path, "wb")  # noqa: SIM115 - closed by the cleanup below
+        return Launch(
+            command,
+            {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            preexec=lambda: jail.set_limits(jail_limits, cgroup, nproc),
+            stderr=stderr,
+            on_cleanup=[cgroup.remove, stderr.close],
+        )
+
+    return config, launch
+
+
+def _graded_functions(source_cells: list[_SourceCell]) -> frozenset[str]:
+    """The functions the student writes: those the source's solution cells define. A test cell
+    may take these, and only these, from the student's process."""
+    names: set[str] = set()
+    for cell in source_cells:
+        if cell.role == "solution":
+            with contextlib.suppress(SyntaxError):
+                names |= _defined_names(_ipython_to_python(cell.text), functions_only=True)
+    return frozenset(names)
 
 
 def _setup_imports(source_cells: list[_SourceCell]) -> list[str]:
@@ -710,7 +763,7 @@ def grade_notebook(
     *,
     limits: Limits | None = None,
     kind: str | None = None,
-    deny: list[str] | None = None,
+    engine: str = "jail",
 ) -> NotebookGrade:
     """Grade one submitted notebook against the instructor's source notebook.
 
@@ -721,7 +774,9 @@ def grade_notebook(
         limits: time, memory and output limits (default :class:`Limits`).
         kind: ``"numpy"`` (the child never imports torch; torch, scipy and cnnbook are off limits)
             or ``"torch"``; default: ``"torch"`` when the source's solution cells use torch.
-        deny: more paths the student's code must not read.
+        engine: ``"jail"`` (the default: the student's code runs in a bubblewrap jail, see
+            :mod:`cnnbook.grading.jail`) or ``"trusted"`` (a plain process, for one's own
+            notebooks only: nothing stops the code from reading or changing the machine).
 
     Returns:
         A :class:`NotebookGrade` with one :class:`CellResult` per autograded test cell of the
@@ -730,6 +785,10 @@ def grade_notebook(
     limits = Limits() if limits is None else limits
     if not isinstance(limits, Limits):
         raise ValueError(f"limits: got {type(limits).__name__}, expected a sandbox.Limits")
+    if engine not in ENGINES:
+        raise ValueError(f"engine: got {engine!r}, expected one of {ENGINES}")
+    if engine == "jail":
+        jail.require_bwrap()  # JailUnavailable says what to install
     started = time.monotonic()
     source_path = None
     if isinstance(source_nb, dict):
@@ -773,38 +832,44 @@ def grade_notebook(
         cells, submitted, child_cells, kind, aliases, solution_uses_torch, issues
     )
 
-    workdir = tempfile.mkdtemp(prefix="cnnbook-sandbox-")
+    workdir = Path(tempfile.mkdtemp(prefix="cnnbook-grading-"))
+    runner = None
     try:
-        _copy_folder(submitted_path.parent, Path(workdir))
-        preload = ["numpy", PROBES_MODULE]
+        _copy_folder(submitted_path.parent, workdir / "submission")
+        (workdir / "submission").mkdir(exist_ok=True)
+        preload = ["numpy"]
         if kind == "torch":
-            preload += ["torch"] + _setup_imports(cells)
+            preload += ["torch", PROBES_MODULE] + _setup_imports(cells)
         else:
             preload += [
                 m for m in _setup_imports(cells) if m.partition(".")[0] not in NUMPY_TASK_FORBIDDEN
             ]
-        config = {
-            "workdir": workdir,
-            "read_allow": _read_roots(kind),
-            "deny": _deny_roots(source_path, submitted_path, kind, list(deny or [])),
-            "blocked_modules": list(NUMPY_TASK_FORBIDDEN) if kind == "numpy" else [],
-            "protected_modules": ["cnnbook", "_cnnbook_child"],
-            "preload": preload,
-            "probes_module": PROBES_MODULE,
-            "restore_modules": ["numpy", "torch", "torch.nn", "torch.nn.functional", PROBES_MODULE],
-            "memory_bytes": limits.memory_bytes,
-            "file_bytes": limits.file_bytes,
-            "cpu_seconds": int(limits.submission_timeout) + 5,
-            "output_chars": limits.output_chars,
-            "message_bytes": limits.message_bytes,
-            "namespaces": limits.namespaces,
-        }
+        config, launch = _launcher(engine, kind, workdir, limits)
+        config.update(
+            {
+                "blocked_modules": list(NUMPY_TASK_FORBIDDEN) if kind == "numpy" else [],
+                "preload": preload,
+                "probes_module": PROBES_MODULE,
+                "output_chars": limits.output_chars,
+                "message_bytes": limits.message_bytes,
+            }
+        )
         runner = _Runner(
-            config, limits, child_cells, parent_cells, forced, started, _child_env(workdir)
+            config,
+            launch,
+            limits,
+            child_cells,
+            parent_cells,
+            forced,
+            started,
+            _graded_functions(cells),
+            kind,
         )
         results = runner.run()
         issues += runner.issues
     finally:
+        if runner is not None:
+            runner.session.kill()
         shutil.rmtree(workdir, ignore_errors=True)
     return NotebookGrade(
         results,
@@ -815,6 +880,7 @@ def grade_notebook(
         runner.session.notes,
         bool(runner.skip) or any(c.status == "timeout" for c in results),
         runner.cell_errors,
+        runner.grader_errors,
     )
 
 
@@ -905,60 +971,81 @@ def grade_many(
     jobs: int | None = None,
     limits: Limits | None = None,
     kind: str | None = None,
+    engine: str = "jail",
     on_done: Callable[[str, NotebookGrade], None] | None = None,
 ) -> dict[str, NotebookGrade]:
     """Grade many submissions of one assignment, ``jobs`` at a time (grader processes).
 
     Each grader process handles one submission at a time with :func:`grade_notebook` (a fresh
-    student process and a fresh test namespace per submission). A grader process that fails is
-    reported as a ``"crashed"`` grade for that submission; the others go on.
+    jail and a fresh test namespace per submission). A grader process that dies takes nothing
+    with it: the pool is replaced and every submission not yet graded is graded again; one that
+    kills its grader process twice is marked ``error`` (the grader's failure, reported).
 
     Args:
         source_nb: the instructor's source notebook.
         submissions: key (e.g. the student id) -> path of the submitted notebook.
         jobs: grader processes (default: the number of cores).
-        limits, kind: as for :func:`grade_notebook`.
+        limits, kind, engine: as for :func:`grade_notebook`.
         on_done: called with each ``(key, grade)`` as soon as it is known (a progress bar).
 
     Returns:
         key -> :class:`NotebookGrade`, in the order of ``submissions``.
+
+    Raises:
+        jail.JailUnavailable: the ``jail`` engine on a machine without a working bubblewrap.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     jobs = jobs or os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: got {jobs!r}, expected a positive number of processes")
+    if engine not in ENGINES:
+        raise ValueError(f"engine: got {engine!r}, expected one of {ENGINES}")
+    if engine == "jail":
+        jail.require_bwrap()
     limits = Limits() if limits is None else limits
     source_path = str(Path(source_nb).resolve())
     cells = _source_cells(load_notebook(source_path, max_bytes=1 << 30))
     results: dict[str, NotebookGrade] = {}
+    broke: dict[str, int] = {}
+
+    def failed(message: str) -> NotebookGrade:
+        zero = [
+            CellResult(c.grade_id or f"cell-{c.index}", 0.0, c.points, "error", message)
+            for c in cells
+            if c.role == "test"
+        ]
+        return NotebookGrade(zero, [], grader_errors=[message])
+
+    def finish(key: str, grade: NotebookGrade) -> None:
+        results[key] = grade
+        if on_done is not None:
+            on_done(key, grade)
+
     # "spawn": a grader process starts clean and never inherits another submission's state
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {
-            pool.submit(grade_notebook, source_path, str(path), limits=limits, kind=kind): key
-            for key, path in submissions.items()
-        }
-        for future in as_completed(futures):
-            key = futures[future]
-            try:
-                grade = future.result()
-            except Exception as error:  # noqa: BLE001 - one broken grading must not stop the rest
-                message = f"the grader failed on this submission: {type(error).__name__}: {error}"
-                grade = NotebookGrade(
-                    [
-                        CellResult(
-                            c.grade_id or f"cell-{c.index}", 0.0, c.points, "crashed", message
-                        )
-                        for c in cells
-                        if c.role == "test"
-                    ],
-                    [message],
-                )
-            results[key] = grade
-            if on_done is not None:
-                on_done(key, grade)
+    while len(results) < len(submissions):
+        pending = [k for k in submissions if k not in results]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {
+                pool.submit(
+                    grade_notebook, source_path, str(submissions[k]), limits=limits, kind=kind,
+                    engine=engine,
+                ): k
+                for k in pending
+            }  # fmt: skip
+            for future in as_completed(futures):
+                key = futures[future]
+                try:
+                    finish(key, future.result())
+                except BrokenProcessPool:
+                    broke[key] = broke.get(key, 0) + 1
+                    if broke[key] >= 2:
+                        finish(key, failed("a grader process died twice while grading this"))
+                except Exception as error:  # noqa: BLE001 - one broken grading must not stop the rest
+                    finish(key, failed(f"the grader failed: {type(error).__name__}: {error}"))
     return {key: results[key] for key in submissions}
 
 
@@ -1008,18 +1095,31 @@ def _static_verdicts(
 class _Runner:
     """Runs the plan: child cells in the student's process, test cells here, with restarts."""
 
-    def __init__(self, config, limits: Limits, child_cells, parent_cells, forced, started, env):
+    def __init__(
+        self,
+        config,
+        launch,
+        limits: Limits,
+        child_cells,
+        parent_cells,
+        forced,
+        started,
+        graded_functions: frozenset[str],
+        kind: str,
+    ):
         self.limits = limits
+        self.graded_functions = graded_functions
+        self.kind = kind
+        self.grader_errors: list[str] = []
         self.child_cells = child_cells
         self.parent_cells = parent_cells
         self.forced = forced
         self.deadline = started + limits.submission_timeout
         self.session = ChildSession(
             config,
+            launch,
             max_message_bytes=limits.message_bytes + 4 * limits.output_chars + (1 << 20),
             output_chars=limits.output_chars,
-            env=env,
-            zygote=limits.zygote,
         )
         self.session.call_timeout = limits.call_timeout
         self.issues: list[str] = []
@@ -1040,6 +1140,9 @@ class _Runner:
         results = []
         try:
             self._start()
+        except JailError as error:
+            self.grader_errors.append(str(error))
+            self.dead = f"the grader could not start the student's process: {error}"
         except SandboxAbort as error:
             self.dead = f"the student's process could not start: {error}"
         with route_probes(PROBES_MODULE), _warnings_kept():
@@ -1072,6 +1175,13 @@ class _Runner:
     def _start(self) -> None:
         self.session.budget = None
         self.session.start(timeout=self.limits.startup_timeout)
+        root = self.session.config.get("package_root")
+        if root and not any(f"package: {root}/" in note for note in self.session.notes):
+            # the jail must run the grader's own package, or the two sides disagree silently
+            raise JailError(
+                f"the student's process imported cnnbook from elsewhere than {root} "
+                f"({'; '.join(self.session.notes) or 'not at all'})"
+            )
 
     def _advance(self, position: int) -> None:
         while (
@@ -1102,6 +1212,13 @@ class _Runner:
         except Exception as error:  # noqa: BLE001 - an error in the student's cell is the student's
             if not replay:
                 self.cell_errors[cell.position] = (type(error).__name__, str(error)[:1000])
+            if cell.lenient and not replay:
+                # an instructor cell that fails in the jail is the grader's problem (a package
+                # missing there, data it cannot make), even if it takes the student's task down
+                self.grader_errors.append(
+                    f"instructor cell {cell.name} failed in the student's process: "
+                    f"{type(error).__name__}: {str(error)[:300]}"
+                )
         if not replay:
             self.done.append(cell)
 
@@ -1114,6 +1231,10 @@ class _Runner:
         self.restarts += 1
         try:
             self._start()
+        except JailError as error:
+            self.grader_errors.append(str(error))
+            self.dead = f"the grader could not restart the student's process: {error}"
+            return
         except SandboxAbort as error:
             self.dead = f"the student's process could not restart: {error}"
             return
@@ -1132,21 +1253,30 @@ class _Runner:
 
     # -- the grader's side --------------------------------------------------------------------
     def _bind_student_names(self, code: str) -> None:
-        """Bind the names the cell uses that only the student's code defines (as proxies)."""
+        """Bind the graded functions the cell uses (proxies into the student's process).
+
+        Only the functions the source's solution cells define are taken from the student; any
+        other name a test uses must come from the instructor's cells run here, or the test fails
+        as the grader's error. A graded function the student did not define (or defined as
+        something that is not a function) becomes a stand-in that fails the test that calls it.
+        """
         for name, value in list(self.injected.items()):
             if self.ns.get(name) is not value:
                 del self.injected[name]  # the instructor's code rebound it: it is trusted now
             else:
                 del self.ns[name]
-        wanted = (_used_names(code) | set(self.injected)) - set(self.ns) - set(dir(builtins))
+        wanted = (_used_names(code) | set(self.injected)) & self.graded_functions
+        wanted -= {n for n in wanted if n in self.ns}
         self.injected = {}
         if not wanted:
             return
         values = self.session.resolve(sorted(wanted))
-        for name, value in values.items():
-            if isinstance(name, str) and name in wanted:
-                self.ns[name] = value
-                self.injected[name] = value
+        for name in sorted(wanted):
+            value = values.get(name)
+            if not isinstance(value, RemoteFunction):
+                value = _missing_function(name, value)
+            self.ns[name] = value
+            self.injected[name] = value
 
     def _exec_parent(self, cell: _SourceCell) -> tuple[Any, str]:
         """Run an instructor cell here; returns (value of a final expression, printed text)."""
@@ -1175,10 +1305,14 @@ class _Runner:
         except SandboxAbort as error:
             self._died(error)
         except Exception as error:  # noqa: BLE001 - e.g. a demo calling an unfinished function
-            self.issues.append(
+            message = (
                 f"instructor cell {cell.grade_id or cell.index} raised "
                 f"{type(error).__name__} ({str(error)[:200]})"
             )
+            if getattr(error, "from_student", False):
+                self.issues.append(message)  # the student's function failed in a demo
+            else:
+                self.grader_errors.append(message)
 
     def _run_test(self, cell: _SourceCell) -> CellResult:
         def result(points: float, status: str, message: str = "") -> CellResult:
@@ -1198,6 +1332,10 @@ class _Runner:
         except BaseException as error:  # noqa: BLE001 - the test failed, whatever it raised
             if isinstance(error, KeyboardInterrupt):
                 raise
+            if _is_grader_fault(error):
+                message = f"test cell {cell.grade_id} could not run: {_error_line(error)}"
+                self.grader_errors.append(message)
+                return result(0.0, "error", message)
             return result(0.0, "failed", _error_line(error))
         if self.session.aborts:  # an abort the test's own ``except`` swallowed
             kind, message = self.session.aborts[-1]
@@ -1208,6 +1346,29 @@ class _Runner:
         if isinstance(value, int | float) and not isinstance(value, bool):
             points = min(max(float(value), 0.0), cell.points)  # nbgrader's partial credit
         return result(points, "passed")
+
+
+def _is_grader_fault(error: BaseException) -> bool:
+    """A test that cannot run (a name or module the grader lacks, broken code) is the grader's
+    fault; everything else a test raises (a failed comparison, a student's error) costs points."""
+    if getattr(error, "from_student", False):
+        return False
+    return isinstance(error, NameError | ImportError | SyntaxError | JailError)
+
+
+def _missing_function(name: str, value: Any) -> Callable[..., Any]:
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        if value is None:
+            error: Exception = NameError(f"name {name!r} is not defined by the submission")
+        else:
+            error = TypeError(
+                f"{name} is a {type(value).__name__} in the submission, not a function"
+            )
+        error.from_student = True  # type: ignore[attr-defined]
+        raise error
+
+    missing.__name__ = name
+    return missing
 
 
 def _error_line(error: BaseException) -> str:

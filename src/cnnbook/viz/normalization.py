@@ -20,13 +20,11 @@ from cnnbook.widgets import Explorer, Frame, figure_png
 __all__ = [
     "running_stats_trace",
     "dropout_bn_eval_std",
-    "loss_along_gradient",
     "plot_running_stats",
     "plot_learning_curves",
     "plot_train_vs_eval",
     "plot_bn_distributions",
     "plot_gamma_beta_undo",
-    "plot_loss_along_gradient",
     "plot_probe_metrics",
     "running_stats_explorer",
 ]
@@ -158,65 +156,6 @@ def dropout_bn_eval_std(
         layers.eval()
         out = bn(x)  # what BN emits at evaluation, dropout (a no-op in eval) aside
     return float(out.double().std(dim=(0, 2, 3)).mean())
-
-
-def loss_along_gradient(
-    model: nn.Module,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    step_sizes: Sequence[float],
-    loss_fn: nn.Module | None = None,
-) -> np.ndarray:
-    """Loss on one batch after a plain gradient step of each size from the current weights.
-
-    A cheap view of how smooth the loss landscape is along the direction training actually takes
-    (the kind of measurement Santurkar et al., 2018, make along the training path): where the
-    landscape is smooth, the loss changes gently as the step grows; where it is not, it jumps.
-
-    The probes run as a training step would see the network: batch-norm layers in training mode
-    (batch statistics of ``X``), but dropout switched off so that every probe sees the same
-    function. Everything is restored afterwards: weights, running statistics, modes, gradients.
-
-    Args:
-        model: the network.
-        X: a batch of inputs.
-        y: their labels.
-        step_sizes: the learning rates to try (non-negative).
-        loss_fn: default ``nn.CrossEntropyLoss()``.
-
-    Returns:
-        The loss after each step size, as a float64 array of ``len(step_sizes)``.
-    """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    sizes = [float(s) for s in step_sizes]
-    if not sizes or min(sizes) < 0:
-        raise ValueError(f"step_sizes: expected non-negative numbers, got {list(step_sizes)}")
-    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
-    params = [p for p in model.parameters() if p.requires_grad]
-    saved_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    modes = {m: m.training for m in model.modules()}
-    model.train()
-    for m in model.modules():
-        if isinstance(m, _DROPOUTS):
-            m.eval()
-    try:
-        model.zero_grad(set_to_none=True)
-        loss_fn(model(X), y).backward()
-        grads = [p.grad.detach().clone() for p in params]
-        start = [p.detach().clone() for p in params]
-        losses = []
-        with torch.no_grad():
-            for lr in sizes:
-                for p, p0, g in zip(params, start, grads, strict=True):
-                    p.copy_(p0 - lr * g)
-                losses.append(float(loss_fn(model(X), y)))
-    finally:
-        model.zero_grad(set_to_none=True)
-        model.load_state_dict(saved_state)
-        for m, was_training in modes.items():
-            m.training = was_training
-    return np.asarray(losses, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -438,35 +377,6 @@ def plot_gamma_beta_undo(
     ax.hist(normalised, bins=edges, alpha=0.45, label="normalised x_hat")
     ax.hist(restored, bins=edges, histtype="step", lw=2, color="k", label="gamma * x_hat + beta")
     ax.set_xlabel("value")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_loss_along_gradient(
-    step_sizes: Sequence[float], losses: Mapping[str, np.ndarray]
-) -> Figure:
-    """Loss after one gradient step of each size, one line per network.
-
-    Args:
-        step_sizes: the step sizes of :func:`loss_along_gradient`.
-        losses: ``{label: losses}``.
-
-    Returns:
-        The figure (log-log axes).
-    """
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for label, values in losses.items():
-        if len(values) != len(step_sizes):
-            raise ValueError(
-                f"losses[{label!r}]: expected {len(step_sizes)} values, got {len(values)}"
-            )
-        ax.plot(step_sizes, values, marker="o", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step size along the negative gradient")
-    ax.set_ylabel("loss after the step")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -4,7 +4,6 @@ and hostile submissions of assignment 1: the protections are on by default."""
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnbook.grading import jail
 from cnnbook.grading.pipeline import grade_assignment
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -19,11 +19,14 @@ A = "01-mlp-to-cnn"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        inspect.signature(grade_assignment).parameters["engine"].default != "sandbox",
-        reason="the grading command does not use the sandbox engine yet",
-    ),
+    pytest.mark.skipif(jail.bwrap_path() is None, reason="needs a working bubblewrap"),
 ]
+
+
+def test_the_jail_is_the_default_engine() -> None:
+    import inspect
+
+    assert inspect.signature(grade_assignment).parameters["engine"].default == "jail"
 
 
 def test_grading_command_is_protected_by_default(tmp_path: Path, nbtools) -> None:

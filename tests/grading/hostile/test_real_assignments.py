@@ -288,7 +288,7 @@ def test_input_network_and_instructor_files_fail_cleanly(conv_class):
     messages = " ".join(c.message for c in grade.cells)
     for what in ("EOFError", "02-convolution.ipynb", "gradebook.db"):
         assert what in messages, messages
-    assert "socket.getaddrinfo is not allowed" in grade.output
+    assert "Network is unreachable" in grade.output  # the jail has no network at all
     assert "instructor's gradebook" not in grade.output and "BEGIN HIDDEN" not in grade.output
     assert grade.seconds < 60
 
@@ -359,3 +359,52 @@ def test_numpy_task_of_a_torch_assignment_may_not_use_torch(training_class):
     assert "torch" in grade.message
     rest = training_class.tests_of("sgd_momentum_step", "build_reference_cnn", "train_evaluate")
     assert all(grade.scores[g] == training_class.full[g] for g in rest)
+
+
+@pytest.fixture(scope="module")
+def transfer_class(tmp_path_factory) -> Graded:
+    solution = _load("solutions", "07-transfer-learning")
+    # trains nothing: the pretrained network with a fresh head, and a forward that looks the
+    # answer up among the test images the notebook holds (the attack that once scored 25/25)
+    lookup = (
+        "def fine_tune(X_train, y_train):\n"
+        "    model = replace_head(load_pretrained(), 10)\n"
+        "    images = torch.as_tensor(X_test).flatten(1)\n"
+        "    labels = torch.as_tensor(y_test)\n"
+        "    plain_forward = model.forward\n\n"
+        "    def forward(x):\n"
+        "        out = plain_forward(x)\n"
+        "        match = torch.cdist(x.flatten(1), images).argmin(1)\n"
+        "        return out + 100 * torch.nn.functional.one_hot(labels[match], 10)\n\n"
+        "    model.forward = forward\n"
+        "    return model\n"
+    )
+    # the test images hidden in the returned module as a buffer: not the architecture asked for
+    smuggled = (
+        "def fine_tune(X_train, y_train):\n"
+        "    model = replace_head(load_pretrained(), 10)\n"
+        "    model.register_buffer('answers', torch.as_tensor(y_test))\n"
+        "    return model\n"
+    )
+    subs = {
+        "solution": solution,
+        "lookup": replaced(solution, "fine_tune", lookup),
+        "smuggled": replaced(solution, "fine_tune", smuggled),
+    }
+    limits = Limits(call_timeout=60.0, cell_timeout=120.0, submission_timeout=300.0)
+    return Graded(tmp_path_factory.mktemp("transfer-class"), "07-transfer-learning", subs, limits)
+
+
+def test_fine_tuning_is_scored_on_images_the_submission_never_sees(transfer_class):
+    assert transfer_class["solution"].total == transfer_class.max_total, transfer_class[
+        "solution"
+    ].cells
+    for student in ("lookup", "smuggled"):
+        grade = transfer_class[student]
+        assert grade.scores["test_fine_tune"] == 0.0, grade.cells
+        assert grade.scores["test_fine_tune_hidden"] == 0.0, grade.cells
+        rest = transfer_class.tests_of("freeze", "replace_head", "param_groups")
+        assert all(grade.scores[g] == transfer_class.full[g] for g in rest)
+    assert "new 10-class head" in transfer_class["smuggled"].message + " ".join(
+        c.message for c in transfer_class["smuggled"].cells
+    )

@@ -235,15 +235,16 @@ def test_modifying_inputs_in_place_loses_the_points(course, nbtools, fast_limits
     assert result.scores["test_relu_hidden"] == 3.0
 
 
-def test_loops_instead_of_numpy_fail_the_vectorisation_probe(course, nbtools, fast_limits):
-    # count_python_lines is a probe: it runs next to the student's code, only a count comes back
+def test_loops_instead_of_numpy_fail_the_vectorisation_check(course, nbtools, fast_limits):
+    # timed in the grader; with these short limits the loop may also run out of time
     body = (
         "def scale(x, factor):\n    out = np.empty_like(x)\n"
         "    for i in np.ndindex(x.shape):\n        out[i] = x[i] * factor\n    return out\n"
     )
     result = grade(course, hostile(nbtools, "scale", body), fast_limits)
     assert result.scores["test_scale"] == 1.0 and result.scores["test_scale_hidden"] == 0.0
-    assert "not vectorised" in result.cells[1].message
+    message = result.cells[1].message
+    assert "not vectorised" in message or "time limit" in message, message
 
 
 @pytest.mark.parametrize(
@@ -257,7 +258,7 @@ def test_loops_instead_of_numpy_fail_the_vectorisation_probe(course, nbtools, fa
         "open(OTHER).read()",
         "import os\n    os.listdir(COURSE)",
         "import subprocess\n    subprocess.run(['cat', GRADEBOOK])",
-        "open('/tmp/left-behind.txt', 'w').write('x')",
+        "open(COURSE + '/planted.txt', 'w').write('x')",
     ],
     ids=[
         "input",
@@ -279,6 +280,7 @@ def test_input_network_and_instructor_files_fail_cleanly(course, nbtools, fast_l
         "OTHER": other,
         "COURSE": course.root,
     }
+    planted = course.root / "planted.txt"
     for name, path in paths.items():
         attack = attack.replace(name, repr(str(path)))
     body = (
@@ -293,6 +295,7 @@ def test_input_network_and_instructor_files_fail_cleanly(course, nbtools, fast_l
     assert result.scores["test_relu_hidden"] == 3.0
     assert course.SECRET not in result.output and "GOT" not in result.output
     assert "BEGIN HIDDEN" not in result.output
+    assert not planted.exists()
 
 
 TAMPERING = {
@@ -427,15 +430,20 @@ def test_the_tests_warning_filters_apply_inside_the_call(course, nbtools, fast_l
     assert loud.scores["test_scale"] == 0.0 and "RuntimeWarning" in loud.cells[0].message
 
 
-def test_without_zygote_and_namespaces_the_same_grades(course, nbtools):
-    plain = Limits(call_timeout=5.0, cell_timeout=10.0, zygote=False, namespaces=False)
-    solution = grade(course, nbtools.mini_source(), plain)
-    assert solution.scores == FULL
-    assert any("not used" in note for note in solution.notes)
-    body = "def scale(x, factor):\n    return open(" + repr(str(course.source_path)) + ").read()\n"
-    sneaky = grade(course, hostile(nbtools, "scale", body), plain)
-    assert sneaky.scores["test_scale"] == 0.0 and "no access" in sneaky.cells[0].message
-    assert course.SECRET not in sneaky.output
+def test_the_trusted_engine_grades_the_same_without_a_jail(course, nbtools):
+    plain = Limits(call_timeout=5.0, cell_timeout=10.0)
+    solution = grade_notebook(
+        course.source_path, course.submit("me", nbtools.mini_source()), limits=plain,
+        engine="trusted",
+    )  # fmt: skip
+    assert solution.scores == FULL and solution.status == "ok"
+    wrong = hostile(nbtools, "scale", "def scale(x, factor):\n    return x\n")
+    result = grade_notebook(
+        course.source_path, course.submit("me", wrong), limits=plain, engine="trusted"
+    )
+    assert result.scores["test_scale"] == 0.0 and result.scores["test_relu_hidden"] == 3.0
+    with pytest.raises(ValueError, match="engine"):
+        grade_notebook(course.source_path, course.source_path, engine="sandbox")
 
 
 def test_feedback_notebook_puts_outcomes_on_the_cells(course, nbtools, fast_limits):
