@@ -90,6 +90,21 @@ def test_transfer_explorer_names_the_best_strategy_at_each_size():
     assert 'type="range"' in page
 
 
+def test_transfer_explorer_does_not_name_a_best_strategy_the_seeds_do_not_separate():
+    results = {  # fine-tuning has the higher mean, but its lower run is below extraction's top
+        "scratch": np.array([[0.30, 0.34]]),
+        "feature_extraction": np.array([[0.50, 0.56]]),
+        "fine_tuning": np.array([[0.52, 0.58]]),
+    }
+    caption = T.transfer_explorer([4], results, dpi=30).frames()[(0,)].caption
+    assert "Best here" not in caption
+    assert re.search(
+        r"Highest mean here: <b>fine-tuning.*overlap those of feature extraction", caption
+    )
+    assert "scratch" not in caption.split("overlap")[1]  # 0.34 < 0.52: separated
+    assert "52.0% to 58.0%" in caption
+
+
 # -- batch norm in a frozen base --
 class _BNNet(nn.Module):
     """Batch norm straight on the input, so its batch statistics are those of the images."""

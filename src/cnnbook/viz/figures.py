@@ -15,6 +15,7 @@ chapter talks about are computed in the chapter and passed in.
     overlay_figure           activation maps overlaid on the input image
     bar_figure               a labelled bar chart (parameter counts, timings)
     curves_figure            accuracy curves of several runs
+    seeds_figure             one value per seed for several models: the runs, mean and range
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "overlay_figure",
     "bar_figure",
     "curves_figure",
+    "seeds_figure",
 ]
 
 KERNEL_NAMES = ("identity", "blur", "edge", "sharpen", "sobel_x", "sobel_y")
@@ -414,5 +416,38 @@ def curves_figure(
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def seeds_figure(
+    groups: Mapping[str, Sequence[float]],
+    *,
+    ylabel: str = "",
+    title: str = "",
+    fmt: str = "{:.1f}",
+) -> Figure:
+    """One column per group: a dot per run (seed), a bar from the lowest to the highest run and
+    a tick at the mean, which is written next to it.
+
+    Args:
+        groups: name -> the values of its runs (e.g. test accuracy of each seed).
+        ylabel, title: axis label and title.
+        fmt: format of the mean written next to each column.
+    """
+    if not groups or any(len(v) == 0 for v in groups.values()):
+        raise ValueError("groups: expected a non-empty mapping of name -> non-empty values")
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.8 * len(groups)), 3.2))
+    for i, values in enumerate(groups.values()):
+        v = np.asarray(values, dtype=float)
+        ax.vlines(i, v.min(), v.max(), color="tab:blue", lw=6, alpha=0.25)
+        ax.plot(np.full(len(v), i), v, "o", color="tab:blue", ms=5)
+        ax.hlines(v.mean(), i - 0.2, i + 0.2, color="k", lw=1.5)
+        ax.annotate(fmt.format(v.mean()), (i + 0.24, v.mean()), va="center", fontsize=8)
+    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+    ax.set_xlim(-0.6, len(groups) - 0.2)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     return fig

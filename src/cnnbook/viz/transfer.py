@@ -191,11 +191,29 @@ def transfer_explorer(
         ax_bar.set_ylim(0, 1.1)
         ax_bar.set_title(f"{n_per_class} per class ({10 * n_per_class} labels)", fontsize=9)
         best = max(means, key=means.get)
-        parts = ", ".join(f"{html.escape(_label(n))} <b>{v:.1%}</b>" for n, v in means.items())
-        caption = (
-            f"With {n_per_class} labelled examples per class: {parts}. "
-            f"Best here: <b>{html.escape(_label(best))}</b>."
+        parts = ", ".join(
+            f"{html.escape(_label(n))} <b>{v:.1%}</b>"
+            + (
+                f" ({np.nanmin(results[n][i]):.1%} to {np.nanmax(results[n][i]):.1%})"
+                if results[n].shape[1] > 1
+                else ""
+            )
+            for n, v in means.items()
         )
+        # a strategy is only called the best if its worst run beats every run of the others
+        overlapping = [
+            _label(n)
+            for n in means
+            if n != best and np.nanmax(results[n][i]) >= np.nanmin(results[best][i])
+        ]
+        if overlapping:
+            verdict = (
+                f"Highest mean here: <b>{html.escape(_label(best))}</b>, but its runs overlap "
+                f"those of {html.escape(', '.join(overlapping))}: the seeds do not separate them."
+            )
+        else:
+            verdict = f"Best here: <b>{html.escape(_label(best))}</b>."
+        caption = f"With {n_per_class} labelled examples per class: {parts}. {verdict}"
         frames[n_per_class] = Frame(images=[figure_png(fig, dpi=dpi)], caption=caption)
         return frames[n_per_class]
 
