@@ -1,7 +1,8 @@
 """Chapter 1's comparison: the reference CNN against an MLP with as many parameters.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python scripts/experiments/cnn_vs_mlp.py
-     (about 15 minutes on one free CPU core; --quick for a reduced run that saves nothing)
+     (4-5 minutes on one CPU core of a busy 2-core machine;
+     --quick for a reduced run that saves nothing)
 
 Both networks get the same data ("stroke-digits": 8,000 training images, 1,000 validation
 images from the same split, 2,000 test images), the same optimiser (Adam, cosine schedule to 0),

@@ -1,7 +1,8 @@
 """Chapter 7's learning curve: scratch vs feature extraction vs fine-tuning over labelled-set sizes.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python scripts/experiments/transfer_curve.py
-     (about 15 minutes on one free CPU core; --quick for a reduced run that saves nothing)
+     (5-6 minutes on one CPU core of a busy 2-core machine;
+     --quick for a reduced run that saves nothing)
 
 For every labelled-set size (letters per class of "glyph-letters") and strategy,
 ``cnnbook.transfer.transfer_run`` trains the batch-norm reference network to
