@@ -164,19 +164,25 @@ def jail_command(
     for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/ssl/certs", "/etc/fonts"):
         if Path(path).exists():
             command += ["--ro-bind", path, path]
+    # /dev: a tiny tmpfs with the four harmless devices (bwrap's --dev leaves a writable /dev/shm)
+    command += ["--proc", "/proc", "--size", str(1 << 20), "--tmpfs", "/dev"]
+    for device in ("null", "zero", "random", "urandom"):
+        command += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
+    command += ["--remount-ro", "/dev"]
+    # /tmp: an empty tmpfs, made read-only below (TMPDIR is the scratch folder); mounted before
+    # the Python installation, which may itself live under /tmp (a fresh clone, say)
+    command += ["--size", str(1 << 20), "--tmpfs", "/tmp"]
     for root in _python_roots():
         if root == JAIL_ROOT or root.startswith(JAIL_ROOT + "/"):
             raise JailUnavailable(f"the Python installation {root} is inside {JAIL_ROOT}")
+        if root.startswith(("/proc/", "/dev/")):
+            raise JailUnavailable(f"the Python installation {root} is under /proc or /dev")
         if not root.startswith("/usr/"):
             command += ["--ro-bind", root, root]
     for path in read_only:
         if Path(path).exists():
             command += ["--ro-bind", str(path), str(path)]
-    # /dev: a tiny tmpfs with the four harmless devices (bwrap's --dev leaves a writable /dev/shm)
-    command += ["--proc", "/proc", "--size", str(1 << 20), "--tmpfs", "/dev"]
-    for device in ("null", "zero", "random", "urandom"):
-        command += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
-    command += ["--remount-ro", "/dev", "--symlink", SCRATCH, "/tmp"]
+    command += ["--remount-ro", "/tmp"]
     command += ["--dir", JAIL_ROOT, "--dir", GRADER_DIR]
     for name, host in grader_files.items():
         command += ["--ro-bind", str(host), f"{GRADER_DIR}/{name}"]
