@@ -148,7 +148,8 @@ def jail_command(
         argv: the command inside the jail (paths as seen inside).
         submission_dir: host folder mounted read-only at ``SUBMISSION``.
         grader_files: name -> host path, each mounted read-only at ``GRADER_DIR/<name>``.
-        hidden: paths inside the jail replaced by an empty folder.
+        hidden: paths inside the jail replaced by an empty folder (those under the Python
+            installation or ``GRADER_DIR``; nothing else of the host is in the jail).
         scratch_bytes: size of the writable tmpfs at ``SCRATCH``.
         env: the whole environment of the jailed process.
         read_only: more host paths mounted read-only at the same place (e.g. a font cache).
@@ -186,8 +187,10 @@ def jail_command(
     command += ["--dir", JAIL_ROOT, "--dir", GRADER_DIR]
     for name, host in grader_files.items():
         command += ["--ro-bind", str(host), f"{GRADER_DIR}/{name}"]
-    for path in hidden:
-        command += ["--tmpfs", path]
+    bound = [*_python_roots(), GRADER_DIR]
+    for path in hidden:  # a path outside what is bound is not in the jail anyway
+        if any(path == root or path.startswith(root + "/") for root in bound):
+            command += ["--tmpfs", path]
     command += ["--ro-bind", str(submission_dir), SUBMISSION]
     command += ["--size", str(int(scratch_bytes)), "--tmpfs", SCRATCH, "--chdir", SCRATCH]
     command += ["--remount-ro", "/"]

@@ -326,10 +326,17 @@ def test_jail_limits_are_validated():
 def test_the_jail_command_hides_the_course(course, tmp_path):
     submission = tmp_path / "copy"
     submission.mkdir()
+    numpy_ref = f"{jail.GRADER_DIR}/cnnbook/numpy_ref"
     command = jail.jail_command(
-        ["true"], submission_dir=submission, grader_files={}, scratch_bytes=1 << 20, env={}
+        ["true"],
+        submission_dir=submission,
+        grader_files={},
+        hidden=[numpy_ref, str(course.root / "src" / "cnnbook")],
+        scratch_bytes=1 << 20,
+        env={},
     )
     joined = json.dumps(command)
-    assert str(course.root) not in joined
+    assert str(course.root) not in joined  # nothing of the course, not even to hide it
+    assert command[command.index(numpy_ref) - 1] == "--tmpfs"
     for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--cap-drop"):
         assert flag in command
