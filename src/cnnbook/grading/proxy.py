@@ -1,12 +1,12 @@
-"""The grader's side of the sandbox: a session with one student process, and proxies into it.
+"""The grader's side of the channel: a session with one jailed student process, and proxies.
 
 A test cell runs in the grader, where each student function it names is a :class:`RemoteFunction`.
 Calling one sends the arguments (plain data: arrays, numbers, strings, tuples, lists, dicts, None)
 to the student's process, runs the function there and returns plain data; any other object (an
 opaque cache, a torch model) stays in the student's process and comes back as a
 :class:`RemoteObject` handle that can only be passed back to another student function or to a
-probe. Arrays passed in are updated afterwards if the student's function changed them in place,
-exactly as in a notebook kernel, so a test can check that inputs were left untouched.
+probe. Arrays cross as bytes, so the grader's own arrays never change; a function that changed
+its copy of an input in place raises :class:`InputModified` in the test that called it.
 
 Nothing received from the student's process is unpickled (see :mod:`cnnbook.grading._child`).
 """

@@ -1,20 +1,23 @@
 """Grade one submission so that the score depends only on what the student's functions compute.
 
-The student's code cells run in a sandboxed child process (:mod:`cnnbook.grading._child`); every
-autograded test cell, always the trusted copy from the SOURCE notebook, runs here in the grader,
-with each student function it names bound to a proxy (:mod:`cnnbook.grading.proxy`). A test cell
-passes when it runs to the end without an exception; the student's process can neither see nor
-change the comparison. What else is checked:
+The student's code cells run in a child process (:mod:`cnnbook.grading._child`) inside a
+bubblewrap jail (:mod:`cnnbook.grading.jail`); every autograded test cell, always the trusted copy
+from the SOURCE notebook, runs here in the grader, with each graded function it names (those the
+source's solution cells define, and only those) bound to a proxy (:mod:`cnnbook.grading.proxy`).
+A test cell passes when it runs to the end without an exception; the student's process can
+neither see nor change the comparison. What else is checked:
 
 - the submission is rejected quickly (with a message) if it is not a valid nbformat-4 notebook;
 - tampering with instructor cells (deleted, edited, duplicated, turned into markdown, metadata or
   points changed) is reported; points and tests always come from the source;
 - NumPy tasks that use torch, scipy or ``cnnbook`` score 0 with a message (static check, and the
-  libraries are not importable in a NumPy assignment's child);
+  libraries are empty folders in a NumPy assignment's jail);
 - time limits per call and per cell (the child is killed and restarted, the other tasks graded), a
   time limit per submission, memory and file-size limits, bounded output;
 - if the student's process ends by itself (``sys.exit``, ``os._exit``, a signal) every test not yet
-  graded scores 0.
+  graded scores 0;
+- a failure of the grader (an instructor cell, a name a test lacks, the jail) makes the
+  submission ``error``, never a silent 0.
 
 Entry point: :func:`grade_notebook`. ``grading-protections.md`` documents all this for instructors.
 """
