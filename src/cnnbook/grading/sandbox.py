@@ -908,6 +908,8 @@ def feedback_notebook(source: dict, submitted: dict, grade: NotebookGrade) -> di
         result = results.get(src.grade_id)
         cell = copy.deepcopy(source["cells"][src.index])
         cell["execution_count"] = None
+        # the feedback goes back to the student: hidden tests stay hidden
+        cell["source"] = _HIDDEN.sub("# (hidden tests: their code is not shown)\n", _text(cell))
         if result is None or result.status == "passed":
             text = f"{result.points:g} of {result.max_points:g} points\n" if result else ""
             cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text}]

@@ -459,3 +459,6 @@ def test_feedback_notebook_puts_outcomes_on_the_cells(course, nbtools, fast_limi
     assert result.status == "timeout" and result.timed_out
     order = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in feedback["cells"]]
     assert order.index("scale") < order.index("test_scale") < order.index("test_scale_hidden")
+    text = json.dumps(feedback)
+    assert "BEGIN HIDDEN" not in text and "modified its input in place" not in text
+    assert "hidden tests: their code is not shown" in text
