@@ -1,4 +1,5 @@
-"""Command line of the grading pipeline: ``python -m cnnbook.grading grade ASSIGNMENT``."""
+"""Command line of the grading pipeline: ``python -m cnnbook.grading grade ASSIGNMENT``, and
+``python -m cnnbook.grading similarity ASSIGNMENT`` (the similarity report)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,24 @@ def main(argv: list[str] | None = None) -> int:
         "--gradebook", action="store_true", help="also record the scores in nbgrader's gradebook"
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    similar = commands.add_parser(
+        "similarity", help="similarity report: submissions vs each other and the package"
+    )
+    similar.add_argument("assignment", help=f"one of {', '.join(ASSIGNMENTS)}")
+    similar.add_argument("--root", type=Path, default=None, help="course root (nbgrader_config.py)")
+    similar.add_argument("--submitted", type=Path, default=None, help="default: <root>/submitted")
+    similar.add_argument(
+        "--threshold", type=float, default=None, help="flag pairs at this score or above"
+    )
+    similar.add_argument(
+        "--output-dir", type=Path, default=None, help="where the CSV and HTML go (default: root)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "similarity":
+        from .similarity import DEFAULT_THRESHOLD, run
+
+        threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+        return run(args.assignment, args.root, args.submitted, threshold, args.output_dir)
 
     import nbformat
 
