@@ -15,7 +15,7 @@ BOOK_FLAGS := -W -n --keep-going
 CNNBOOK_OFFLINE ?= 1
 NB_ENV := CNNBOOK_OFFLINE=$(CNNBOOK_OFFLINE) OMP_NUM_THREADS=1
 
-.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps jail-deps release grade bench bench-grading clean
+.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps jail-deps release grade similarity bench bench-grading clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -84,6 +84,10 @@ release: setup  ## regenerate the student release exercises/ from solutions/ wit
 
 grade: setup jail-deps  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-to-cnn)
 	$(BIN)/python -m cnnbook.grading grade $(ASSIGNMENT)
+
+# A fixed hash seed: copydetect's fingerprints use Python's hash(), salted per process otherwise.
+similarity: setup  ## similarity report of submitted/*/<assignment>/ (ASSIGNMENT=02-convolution)
+	PYTHONHASHSEED=0 $(BIN)/python -m cnnbook.grading similarity $(ASSIGNMENT)
 
 bench: setup  ## NumPy layers vs PyTorch, training targets, transfer (prints tables)
 	$(BIN)/python benchmarks/bench_numpy_ref.py
