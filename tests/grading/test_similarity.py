@@ -408,3 +408,34 @@ def test_cli_unknown_assignment_and_missing_folder(
     assert main(["similarity", ASSIGNMENT, "--root", str(course)]) == 2
     assert "release notebook" in capsys.readouterr().err
     assert not list(course.glob("similarity-*"))
+
+
+@pytest.mark.parametrize("student", sorted(HONEST))
+def test_honest_solutions_are_correct(student: str) -> None:
+    """The honest class is made of working answers, not of code that merely looks different."""
+    import numpy as np
+
+    from cnnbook import numpy_ref
+
+    namespace: dict = {"np": np}
+    for code in _cells(HONEST[student]).values():
+        exec(code, namespace)
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), np.ones(4)
+    for mode in ("zeros", "reflect", "replicate"):
+        expected = numpy_ref.pad2d(x, (2, 1), mode)
+        np.testing.assert_allclose(namespace["pad2d"](x, (2, 1), mode), expected)
+    for stride, padding in ((1, 0), ((2, 1), (1, 2)), (2, 1)):
+        expected = numpy_ref.conv2d_forward(x, w, b, stride, padding)[0]
+        for task in ("conv2d_forward_naive", "conv2d_forward"):
+            got = namespace[task](x, w, b, stride, padding)[0]
+            np.testing.assert_allclose(got, expected, err_msg=task)
+
+
+def test_planted_copies_differ_from_their_originals() -> None:
+    """Each disguise really changed the text, so a flag is not a plain string match."""
+    students, _, planted = make_class()
+    for copy, original in planted.items():
+        if copy == "copy_verbatim" or original.startswith("reference:"):
+            continue
+        assert "\n\n".join(students[copy]) != "\n\n".join(students[original]), copy
