@@ -229,7 +229,10 @@ PLANTED_PAIRS: dict[str, str] = {
 
 
 def _stubs() -> dict[str, str]:
-    """Each task's first two lines in the release (signature and docstring)."""
+    """Each task's first two lines in the release (signature and docstring).
+
+    Without a body they are the release's stub minus its ``raise``: a task not attempted.
+    """
     release = nbformat.read(release_notebook(ASSIGNMENT, course_root()), as_version=4)
     out = {}
     for cell in release.cells:
@@ -269,7 +272,7 @@ def _reference_paste() -> dict[str, str]:
     """numpy_ref's pad2d and conv2d_forward pasted under the release's names."""
     from cnnbook.numpy_ref import conv, padding
 
-    cells = _cells(HONEST["ada"])  # the naive one honest, the others pasted
+    cells = dict(_stubs())  # the naive one not attempted (the release's stub), the others pasted
     cells["pad2d"] = inspect.getsource(padding.pad2d) + "\n" + inspect.getsource(padding.zero_pad)
     cells["conv2d_forward"] = inspect.getsource(conv.conv2d_forward)
     return cells
@@ -389,6 +392,12 @@ def test_cli_writes_csv_and_html(tmp_path: Path, capsys: pytest.CaptureFixture) 
     page = (out / f"similarity-{ASSIGNMENT}.html").read_text()
     assert "<mark>" in page and "paste_reference" in page and "http" not in page.split("<body>")[0]
     assert "broken: not compared" in capsys.readouterr().err
+    pasted = next(
+        r
+        for r in rows
+        if r["student_a"] == "paste_reference" and r["student_b"] == "reference:cnnbook"
+    )
+    assert pasted["where"].split(" (")[0] in ("numpy_ref/conv.py", "numpy_ref/padding.py")
 
 
 def test_cli_unknown_assignment_and_missing_folder(
