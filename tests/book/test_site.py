@@ -3,7 +3,10 @@
 Serves ``_build/html`` on 127.0.0.1 and visits every page of the table of contents. On each page:
 no console error, no failed request, no request to any other host, math typeset by MathJax with no
 raw TeX left, every image loaded; notebook pages carry a correct Colab link; the explorers respond
-to a slider; the search page finds a term. A full-page screenshot of every page is saved in
+to a slider; the search page finds a term. The theme's chrome: at 390 px the chapter list and the
+contents open from their toggles, at 900 and 1280 px the chapter-list toggle works, one search box,
+no empty header bar, a favicon that is served, a colour-mode button whose first click changes the
+colours. A full-page screenshot of every page is saved in
 ``_build/screenshots/``. Run with ``make site-test`` (which builds the book first).
 
 ``CNNBOOK_SITE_DIR`` and ``CNNBOOK_TOC`` point the test at another build and its toc (to check a
@@ -220,5 +223,112 @@ def test_search_finds_a_term(server, browser):
         assert "Convolution" in found or "From MLPs to CNNs" in found
         page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
         assert watch.errors == [] and watch.foreign == [] and watch.failed == []
+    finally:
+        context.close()
+
+
+# The theme's chrome, at the widths the review used (issue 16): the sidebar toggles work (the newer
+# pydata theme once added hidden duplicates that its script bound instead), one search box, a
+# favicon, and a colour-mode button whose first click changes the colours.
+CHAPTER = "chapters/02-convolution"
+
+
+def open_at(browser, url: str, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(url, wait_until="load")
+    return context, page, watch
+
+
+def visible(page, selector: str):
+    return page.locator(f"{selector} >> visible=true")
+
+
+def test_chapter_list_and_contents_open_on_a_phone(server, browser):
+    context, page, watch = open_at(browser, f"{server}/{CHAPTER}.html", 390)
+    try:
+        assert not page.locator("#pst-primary-sidebar").is_visible()
+        for toggle, dialog, link in [
+            (".primary-toggle", "#pst-primary-sidebar-modal", "a[href*='01-mlp-to-cnn']"),
+            (".secondary-toggle", "#pst-secondary-sidebar-modal", "a[href^='#']"),
+        ]:
+            buttons = visible(page, toggle)
+            assert buttons.count() == 1, f"{toggle}: {buttons.count()} visible buttons"
+            buttons.first.click()
+            modal = page.locator(dialog)
+            modal.wait_for(state="visible", timeout=5_000)
+            assert modal.evaluate("d => d.open"), f"{dialog} did not open"
+            assert modal.locator(link).first.is_visible(), f"{dialog}: its links are not shown"
+            box = modal.bounding_box()
+            assert box and box["width"] > 150, f"{dialog}: {box}"
+            page.screenshot(path=str(SHOTS / f"phone{toggle.replace('.', '__')}.png"))
+            page.keyboard.press("Escape")
+            modal.wait_for(state="hidden", timeout=5_000)
+        assert watch.errors == [] and watch.failed == [] and watch.foreign == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [900, 1280])
+def test_chapter_list_toggle_works_on_wider_screens(server, browser, width):
+    context, page, watch = open_at(browser, f"{server}/{CHAPTER}.html", width)
+    try:
+        sidebar = page.locator("#pst-primary-sidebar")
+        toggle = visible(page, ".primary-toggle")
+        assert toggle.count() == 1, f"{toggle.count()} visible chapter-list toggles"
+        if sidebar.is_visible():  # wide: the toggle folds the chapter list away and back
+            toggle.first.click()
+            sidebar.wait_for(state="hidden", timeout=5_000)
+            toggle.first.click()
+            sidebar.wait_for(state="visible", timeout=5_000)
+        else:  # narrow: the toggle opens the chapter list as a dialog
+            toggle.first.click()
+            page.locator("#pst-primary-sidebar-modal").wait_for(state="visible", timeout=5_000)
+        assert watch.errors == [] and watch.failed == [] and watch.foreign == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [390, 900, 1280])
+def test_one_search_box_and_no_empty_header(server, browser, width):
+    context, page, _ = open_at(browser, f"{server}/{CHAPTER}.html", width)
+    try:
+        fields = visible(page, ".search-button-field")
+        assert fields.count() <= 1, f"{fields.count()} search boxes at {width} px"
+        if width >= 1280:
+            assert fields.count() == 1, "no search box in the chapter list"
+        assert visible(page, ".bd-header").count() == 0, "an (empty) header bar is shown"
+    finally:
+        context.close()
+
+
+def test_favicon_is_served(server, browser):
+    context, page, watch = open_at(browser, f"{server}/intro.html", 1280)
+    try:
+        icon = page.locator("link[rel='icon']")
+        assert icon.count() == 1, "no <link rel=icon>: browsers ask for /favicon.ico (a 404)"
+        href = icon.first.evaluate("el => el.href")
+        response = page.request.get(href)
+        assert response.status == 200, f"favicon {href}: HTTP {response.status}"
+        page.wait_for_load_state("networkidle")
+        assert watch.failed == [], f"failed requests {watch.failed}"
+    finally:
+        context.close()
+
+
+def test_first_colour_mode_click_changes_the_colours(server, browser):
+    context, page, watch = open_at(browser, f"{server}/{CHAPTER}.html", 1280)
+    try:
+        root = page.locator("html")
+        assert root.get_attribute("data-theme") == "light"
+        button = visible(page, ".theme-switch-button").first
+        seen = []
+        for _ in range(3):
+            button.click()
+            seen.append((root.get_attribute("data-mode"), root.get_attribute("data-theme")))
+        # light -> dark -> auto (the system's: light in this browser) -> light
+        assert seen == [("dark", "dark"), ("auto", "light"), ("light", "light")], seen
+        assert watch.errors == []
     finally:
         context.close()
