@@ -332,3 +332,34 @@ def test_first_colour_mode_click_changes_the_colours(server, browser):
         assert watch.errors == []
     finally:
         context.close()
+
+
+# Every image in a chapter says what it shows (issue 16): a figure a code cell draws takes its alt
+# text from the cell's metadata ("mystnb": {"image": {"alt": ...}}); without it myst-nb writes the
+# image's file path. The explorers' images take their alt text from the explorer's title.
+ALT_JS = """() => Array.from(document.images).map(i => ({
+  src: i.getAttribute("src") || "", alt: (i.getAttribute("alt") || "").trim()}))"""
+
+
+def _alt_problem(alt: str) -> str | None:
+    if not alt:
+        return "empty alt"
+    if alt.lower().endswith((".png", ".svg", ".jpg", ".jpeg", ".gif")) or "/" in alt:
+        return "a file path as alt"
+    return None
+
+
+@pytest.mark.parametrize("doc", sorted(CHAPTER_PAGES))
+def test_every_chapter_image_has_alt_text(server, browser, doc):
+    context, page, _ = open_page(browser, f"{server}/{doc}.html")
+    try:
+        images = page.evaluate(ALT_JS)
+        assert images, f"{doc}: no images found"
+        bad = [
+            f"{img['src'][:60]}: {problem} {img['alt'][:60]!r}"
+            for img in images
+            if (problem := _alt_problem(img["alt"]))
+        ]
+        assert bad == [], f"{doc}: images without a describing alt text: {bad}"
+    finally:
+        context.close()
