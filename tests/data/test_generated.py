@@ -231,9 +231,7 @@ def test_fingerprint_ignores_rounding_noise_and_catches_real_changes():
     assert any("first_image_means" in d for d in fingerprint_differences(record, shifted, y))
     relabelled = y.copy()
     relabelled[5] = (relabelled[5] + 1) % 10
-    assert fingerprint_differences(record, X, relabelled) == [
-        f"labels_sha256: recorded {record['labels_sha256']!r}, "
-        f"now {fingerprint(X, relabelled)['labels_sha256']!r}"
-    ]
+    differences = fingerprint_differences(record, X, relabelled)
+    assert len(differences) == 1 and differences[0].startswith("labels_sha256:"), differences
     with pytest.raises(ValueError, match="integers"):
         fingerprint(X, y.astype(float))

@@ -379,11 +379,6 @@ class _Child:
 
     def from_handle(self, node: dict):
         key = node.get("$h")
-        if isinstance(key, str) and key.startswith("name:"):
-            name = key[5:]
-            if name not in self.ns:
-                raise NameError(f"name {name!r} is not defined by the student's code")
-            return self.ns[name]
         if key not in self.handles:
             raise WireError("unknown handle")
         return self.handles[key]

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,9 +256,7 @@ class PidsCgroup:
             try:
                 self.path.rmdir()
                 break
-            except OSError:
-                import time
-
+            except OSError:  # a process was still leaving the group
                 time.sleep(0.02)
         self.path = None
 

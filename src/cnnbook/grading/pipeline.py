@@ -18,6 +18,7 @@ import nbformat
 
 from .assignments import course_root, source_notebook
 from .notebooks import grade_cells
+from .sandbox import ENGINES
 
 __all__ = ["SubmissionResult", "find_submissions", "grade_assignment", "write_csv"]
 
@@ -106,8 +107,8 @@ def grade_assignment(
     max_score = sum(cell.points for cell in grade_cells(source))
     zero = {cell.grade_id: 0.0 for cell in grade_cells(source)}
 
-    if engine not in ("jail", "trusted"):
-        raise ValueError(f"engine: got {engine!r}, expected 'jail' or 'trusted'")
+    if engine not in ENGINES:
+        raise ValueError(f"engine: got {engine!r}, expected one of {ENGINES}")
     results: dict[str, SubmissionResult] = {}
     paths: dict[str, Path] = {}
     for student, path in find_submissions(submitted_dir, assignment).items():
