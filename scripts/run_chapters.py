@@ -25,8 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_one(path: str, out: str | None, timeout: int) -> tuple[str, bool, float, str, str]:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(Path(path).parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(path).parent)}},
+    )
     error = ""
     try:
         client.execute()
@@ -55,8 +59,9 @@ def main() -> int:
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(run_one, paths, [args.out] * len(paths),
-                                [args.timeout] * len(paths)))
+        results = list(
+            pool.map(run_one, paths, [args.out] * len(paths), [args.timeout] * len(paths))
+        )
     for path, ok, seconds, where, error in results:
         print(f"{'ok  ' if ok else 'FAIL'} {Path(path).name:32} {seconds:6.1f} s  {where}")
         if error:
