@@ -1,6 +1,7 @@
 """Where fit's time goes on the compute device, and whether mixed precision pays off.
 
     PYTHONPATH=src python benchmarks/bench_amp.py [--n-train N] [--epochs E] [--batches 128 512]
+                                                  [--save NAME]
 
 For each batch size and each of three seeds (the initial weights and the shuffling), four ways
 of training the reference CNN on the same data for the same epochs:
@@ -13,6 +14,8 @@ of training the reference CNN on the same data for the same epochs:
 Prints seconds per epoch (median over the epochs after the first, which includes cuDNN's
 algorithm search) and, per seed, each path's ratio to the bare loop and amp's ratio to full
 precision; the summary gives the mean and the range over the seeds. Ratios come from one run.
+``--save NAME`` also stores the seconds with their provenance as ``cnnbook.results`` NAME (chapter
+6 shows the stored GPU run, ``gpu_speed``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import warnings
 import torch
 from torch import nn
 
-from cnnbook import data
+from cnnbook import data, results
 from cnnbook.device import describe_device, get_device
 from cnnbook.models import build_reference_cnn
 from cnnbook.training import fit, set_seed
@@ -88,7 +91,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="per path and seed; >= 2")
     parser.add_argument("--batches", type=int, nargs="+", default=[128, 512, 2048])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--save", default=None, help="store the run as cnnbook.results NAME")
     args = parser.parse_args()
+    began = time.perf_counter()
     device = get_device()
     X, y = data.load("stroke-digits", "train", n=args.n_train, seed=0)
     X, y = torch.as_tensor(X).to(device), torch.as_tensor(y).to(device)
@@ -98,10 +103,11 @@ def main() -> None:
           f"seeds 0..{args.seeds - 1}; amp is {amp}")  # fmt: skip
     print("\n| batch | path | s/epoch (seed 0, 1, 2) | vs bare loop: mean [min, max] |")
     print("|---:|---|---|---|")
-    amp_lines = []
+    amp_lines, stored = [], {}
     for batch in args.batches:
         secs = {p: [seconds_per_epoch(p, X, y, batch, s, args.epochs) for s in range(args.seeds)]
                 for p in PATHS}  # fmt: skip
+        stored[str(batch)] = secs
         for p in PATHS:
             ratios = [t / b for t, b in zip(secs[p], secs["bare loop"], strict=True)]
             spread = f"{statistics.mean(ratios):.2f}x [{min(ratios):.2f}, {max(ratios):.2f}]"
@@ -114,6 +120,12 @@ def main() -> None:
     print("\n| batch | amp=True vs full precision (fit): mean [min, max] over seeds |")
     print("|---:|---|")
     print("\n".join(amp_lines))
+    if args.save:
+        data_ = {"n_train": args.n_train, "epochs": args.epochs, "paths": list(PATHS),
+                 "seconds_per_epoch": stored}  # fmt: skip
+        prov = results.provenance(seeds=range(args.seeds), seconds=time.perf_counter() - began,
+                                  script="benchmarks/bench_amp.py")  # fmt: skip
+        print("stored in", results.save(args.save, data_, prov))
 
 
 if __name__ == "__main__":

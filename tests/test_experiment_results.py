@@ -115,3 +115,38 @@ def test_cnn_vs_mlp_agrees_with_a_rerun_of_the_cnns_first_epoch():
     run = next(r for r in data["runs"] if (r["model"], r["lr"], r["seed"]) == ("CNN", lr, 0))
     assert len(rerun["val_acc"]) == 1
     assert rerun["val_acc"][0] == pytest.approx(run["val_acc"][0], abs=0.02)
+
+
+def test_gpu_speed_is_a_cuda_run_with_three_seeds_per_setting():
+    """Chapter 6 reads this stored GPU run; it cannot be re-run on CI, so check what it claims."""
+    stored = results.load("gpu_speed")
+    assert stored["provenance"]["device"].startswith("cuda")
+    assert stored["provenance"]["seeds"] == [0, 1, 2]
+    speed = stored["data"]["seconds_per_epoch"]
+    assert set(speed) == {"128", "512", "2048"}
+    for batch in speed.values():
+        assert set(batch) == set(stored["data"]["paths"])
+        for seconds in batch.values():
+            assert len(seconds) == 3 and all(0 < s < 60 for s in seconds)
+
+
+def test_bench_amp_saves_what_chapter_6_reads(tmp_path, monkeypatch):
+    """A tiny CPU run of benchmarks/bench_amp.py --save writes the schema chapter 6 reads."""
+    import runpy
+    import sys
+
+    real_save = results.save
+
+    def save_here(name, data, prov):
+        return real_save(name, data, prov, tmp_path)
+
+    monkeypatch.setattr(results, "save", save_here)
+    argv = "bench_amp.py --n-train 64 --epochs 2 --batches 32 --seeds 3 --save tiny".split()
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(Path(__file__).parent.parent / "benchmarks" / "bench_amp.py"),
+                   run_name="__main__")  # fmt: skip
+    tiny = results.load("tiny", tmp_path)
+    stored = results.load("gpu_speed")
+    assert set(tiny["data"]) == set(stored["data"])
+    assert tiny["data"]["paths"] == stored["data"]["paths"]
+    assert [len(v) for v in tiny["data"]["seconds_per_epoch"]["32"].values()] == [3] * 4
