@@ -231,6 +231,20 @@ def test_solution_release_and_mistakes(assignment: str, tmp_path: Path) -> None:
     full = results["solution"]
     assert full.status == "ok", full.message
     assert full.total == full.max_score > 0, f"solution scores {full.scores}"
+    # Written answers (markdown cells that are both solution and grade cells) are graded by hand
+    # in formgrader: the autograder gives them no column and leaves their points out of max_score.
+    manual = {
+        c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+        for c in source.cells
+        if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
+    }
+    assert not set(manual) & set(full.scores), "a written answer was autograded"
+    autograded = sum(
+        c.metadata["nbgrader"]["points"]
+        for c in source.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    )
+    assert full.max_score == autograded, "max_score counts only the autograded cells"
     blank = results["release"]
     assert blank.status == "ok" and blank.total == 0, f"release scores {blank.scores}"
     for i, (name, _, _, _, lost) in enumerate(mistakes):

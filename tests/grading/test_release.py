@@ -59,8 +59,10 @@ def test_release_hides_solutions_and_hidden_tests(assignment: str) -> None:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and cell.cell_type == "code":
             assert "raise NotImplementedError()" in cell.source
+        if meta.get("solution") and cell.cell_type == "markdown":  # a written answer, hand-graded
+            assert cell.source == "YOUR ANSWER HERE", "an answer cell keeps its rubric"
         if meta.get("grade") or meta.get("locked"):
             assert cell.metadata.get("editable") is False, "instructor cells must be read-only"
 
