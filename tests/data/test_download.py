@@ -206,15 +206,39 @@ def test_a_corrupt_cached_file_is_fetched_again(server, online, monkeypatch, tmp
 
 def test_load_or_fallback(server, online, monkeypatch, capsys, write_idx):
     base, root, _ = server
+    monkeypatch.setattr(api, "_announced", set())
     _, files = _fake_mnist(root, write_idx)
     _use_mirrors(monkeypatch, files, [f"{base}/bad/"])
-    X, y, used = data.load_or_fallback("mnist", fallback="glyph-digits", n=20)
+    with pytest.warns(data.DatasetFallbackWarning, match="every mirror failed"):
+        X, y, used = data.load_or_fallback("mnist", fallback="glyph-digits", n=20)
     assert used == "glyph-digits" and X.shape == (20, 1, 28, 28)
-    assert "NOT available" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out == (
+        "MNIST could not be downloaded here, so this uses glyph-digits, a dataset generated "
+        "offline, instead.\n"
+    )
     _use_mirrors(monkeypatch, files, [f"{base}/good/"])
     X, y, used = data.load_or_fallback("mnist", fallback="glyph-digits", n=3, seed=1)
     assert used == "mnist" and X.shape == (3, 1, 28, 28)
-    assert "using 'mnist'" in capsys.readouterr().out
+    assert capsys.readouterr().out == "Using MNIST.\n"
+
+
+def test_load_or_fallback_tells_the_reader_once_and_keeps_internals_off_stdout(
+    monkeypatch, tmp_path, capsys
+):
+    # What a chapter's page shows when it loads both splits offline: one plain sentence. The
+    # technical reason (the CNNBOOK_OFFLINE variable) is in the warning, on stderr, not on stdout.
+    monkeypatch.setattr(api, "_announced", set())
+    monkeypatch.setenv("CNNBOOK_OFFLINE", "1")
+    monkeypatch.setenv("CNNBOOK_DATA", str(tmp_path / "empty"))
+    with pytest.warns(data.DatasetFallbackWarning) as caught:
+        for split in ("train", "test"):
+            X, _, used = data.load_or_fallback("mnist", "stroke-digits", split, n=4, seed=0)
+            assert used == "stroke-digits" and X.shape == (4, 1, 28, 28)
+    assert len(caught) == 2 and all("CNNBOOK_OFFLINE" in str(w.message) for w in caught)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "MNIST could not be downloaded here" in out
+    assert "CNNBOOK" not in out and "===" not in out
 
 
 def test_cifar10_download_and_parse(server, online, monkeypatch, tmp_path, make_cifar_archive):

@@ -25,6 +25,7 @@ stroke generator), ``synth`` and ``glyphs`` (the glyph generator), ``dots``,
 
 from cnnbook.data.api import (
     DATASETS,
+    DatasetFallbackWarning,
     class_names,
     load,
     load_or_fallback,
@@ -41,6 +42,7 @@ from cnnbook.data.synth import GlyphStyle, make_glyph_dataset, style_from_overri
 
 __all__ = [
     "DATASETS",
+    "DatasetFallbackWarning",
     "DatasetUnavailable",
     "DeviceLoader",
     "GlyphStyle",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "load_styled",
     "make_loader",
     "load_or_fallback",
+    "DatasetFallbackWarning",
     "class_names",
 ]
 
@@ -166,12 +168,26 @@ def load_styled(
     return torch.from_numpy(X), torch.from_numpy(y), style
 
 
+# How a reader sees the downloadable datasets' names in load_or_fallback's message.
+_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+# (preferred, used) pairs load_or_fallback has already announced in this process.
+_announced: set[tuple[str, str]] = set()
+
+
+class DatasetFallbackWarning(UserWarning):
+    """``load_or_fallback`` used its fallback; the message says why the preferred one failed."""
+
+
 def load_or_fallback(
     name: str = "mnist", fallback: str = "stroke-digits", split: str = "train", **kwargs
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Load ``name``; if it is unavailable (offline, no network, bad checksum) load ``fallback``.
 
-    Prints which dataset it got, loudly, so that a reader never mistakes one for the other.
+    Says which dataset it got in one sentence for the reader on stdout, once per process for each
+    outcome (a chapter that loads the train and the test split shows it once), so that a reader
+    never mistakes one dataset for the other. Why ``name`` was unavailable (``CNNBOOK_OFFLINE``,
+    the mirrors that failed) goes to a :class:`DatasetFallbackWarning`, on stderr, which the book's
+    pages leave out.
 
     Args:
         name: the preferred dataset (usually a downloaded one).
@@ -183,18 +199,26 @@ def load_or_fallback(
         ``(X, y, used)`` where ``used`` is the name of the dataset actually loaded.
     """
     _check_name(fallback)
+    title = _TITLES.get(name, name)
     try:
         X, y = load(name, split, **kwargs)
         used = name
-        print(f"=== cnnbook.data: using {name!r} ({split}, {len(y)} examples) ===")
+        sentence = f"Using {title}."
     except DatasetUnavailable as error:
         X, y = load(fallback, split, **kwargs)
         used = fallback
-        reason = str(error).splitlines()[0]
-        print(
-            f"=== cnnbook.data: {name!r} is NOT available ({reason})\n"
-            f"=== using the offline dataset {fallback!r} instead ({split}, {len(y)} examples) ==="
+        warnings.warn(
+            f"cnnbook.data: using {fallback!r} because {error}",
+            DatasetFallbackWarning,
+            stacklevel=2,
         )
+        sentence = (
+            f"{title} could not be downloaded here, so this uses {fallback}, a dataset generated "
+            "offline, instead."
+        )
+    if (name, used) not in _announced:
+        _announced.add((name, used))
+        print(sentence)
     return X, y, used
 
 
