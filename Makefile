@@ -79,11 +79,11 @@ jail-deps:  ## Debian's bubblewrap, the jail grading runs students' code in (ins
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  { echo "bubblewrap is missing: install Debian's bubblewrap package"; exit 1; }
 
-release: setup  ## regenerate the student release exercises/ from solutions/ with nbgrader
-	$(BIN)/python -m cnnbook.grading.release
+release: setup  ## regenerate the student release exercises/ from solutions/ (VARIANT=k: that variant)
+	$(BIN)/python -m cnnbook.grading.release $(if $(ASSIGNMENT),$(ASSIGNMENT)) $(if $(VARIANT),--variant $(VARIANT))
 
 grade: setup jail-deps  ## autograde submitted/<student>/<assignment>/ (ASSIGNMENT=01-mlp-to-cnn)
-	$(BIN)/python -m cnnbook.grading grade $(ASSIGNMENT)
+	$(BIN)/python -m cnnbook.grading grade $(ASSIGNMENT) $(if $(VARIANT),--variant $(VARIANT))
 
 # A fixed hash seed: copydetect's fingerprints use Python's hash(), salted per process otherwise.
 similarity: setup  ## similarity report of submitted/*/<assignment>/ (ASSIGNMENT=02-convolution)

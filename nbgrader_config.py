@@ -17,6 +17,15 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
+# solutions/<assignment>/variants/ holds the variants' solutions and hidden tests: never released.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "variants"]
+
+# The variant of the assignments this offering hands out (assignments.md, "Variants"): 0 is the
+# notebook in solutions/ as it is; k applies solutions/<assignment>/variants/<k>.yaml to every
+# assignment that has variants. `variants` chooses per assignment and wins, e.g. {"04-pooling": 2}.
+# `make release` and `make grade` follow it; VARIANT=k (--variant k) overrides it for one run.
+c.CnnBook.variant = 0
+c.CnnBook.variants = {}
 
 # What a student sees in place of a solution region.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

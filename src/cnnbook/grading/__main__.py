@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .assignments import ASSIGNMENTS, course_root, source_notebook
+from .assignments import ASSIGNMENTS, course_root
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         "--gradebook", action="store_true", help="also record the scores in nbgrader's gradebook"
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.add_argument(
+        "--variant",
+        type=int,
+        default=None,
+        help="the variant the submissions answer (default: c.CnnBook.variant in "
+        "nbgrader_config.py; see assignments.md, Variants)",
+    )
     similar = commands.add_parser(
         "similarity", help="similarity report: submissions vs each other and the package"
     )
@@ -63,8 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
         return run(args.assignment, args.root, args.submitted, threshold, args.output_dir)
 
-    import nbformat
-
     from .jail import JailUnavailable
     from .notebooks import grade_cells
     from .pipeline import grade_assignment, write_csv
@@ -75,9 +80,15 @@ def main(argv: list[str] | None = None) -> int:
             "change anything you can. Use it for your own notebooks, never for students' work.",
             file=sys.stderr,
         )
+    from .variants import configured_variant, variant_source
+
     started = time.monotonic()
     try:
         root = course_root() if args.root is None else args.root.resolve()
+        variant = args.variant
+        if variant is None:
+            variant = configured_variant(args.assignment, root)
+        source = variant_source(args.assignment, variant, root)
         results = grade_assignment(
             args.assignment,
             root=root,
@@ -87,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
             engine=args.engine,
             progress=not args.quiet,
             autograded_dir=None if args.no_autograded else (args.autograded or root / "autograded"),
+            variant=variant,
         )
     except (ValueError, JailUnavailable) as error:  # say so without a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started
-    source = nbformat.read(source_notebook(args.assignment, root), as_version=4)
     grade_ids = [cell.grade_id for cell in grade_cells(source)]
     output = args.output or root / f"grades-{args.assignment}.csv"
     write_csv(results, grade_ids, output)
@@ -103,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
     bad = [r for r in results if r.status != "ok"]
     print(
-        f"graded {len(results)} submissions of {args.assignment} in {elapsed:.1f} s "
+        f"graded {len(results)} submissions of {args.assignment} (variant {variant}) in "
+        f"{elapsed:.1f} s "
         f"with {args.jobs} processes; scores in {output}"
     )
     for r in bad:

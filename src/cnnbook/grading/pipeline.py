@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import nbformat
 from .assignments import course_root, source_notebook
 from .notebooks import grade_cells
 from .sandbox import ENGINES
+from .variants import configured_variant, stage_source
 
 __all__ = ["SubmissionResult", "find_submissions", "grade_assignment", "write_csv"]
 
@@ -81,6 +83,7 @@ def grade_assignment(
     engine: str = "jail",
     progress: bool = True,
     autograded_dir: Path | None = None,
+    variant: int | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission of ``assignment``.
 
@@ -96,6 +99,8 @@ def grade_assignment(
         progress: show a tqdm progress bar on stderr.
         autograded_dir: if given, each executed notebook is written to
             ``<autograded_dir>/<student>/<assignment>/<assignment>.ipynb`` for feedback.
+        variant: the variant the submissions answer (default: the course configuration's, see
+            :mod:`cnnbook.grading.variants`); its tests and points are the ones graded.
 
     Returns:
         One :class:`SubmissionResult` per student folder, sorted by student id.
@@ -103,7 +108,30 @@ def grade_assignment(
     root = course_root() if root is None else Path(root)
     submitted_dir = root / "submitted" if submitted_dir is None else Path(submitted_dir)
     jobs = jobs or os.cpu_count() or 1
-    source = nbformat.read(source_notebook(assignment, root), as_version=4)
+    variant = configured_variant(assignment, root) if variant is None else variant
+    with tempfile.TemporaryDirectory(prefix="cnnbook-variant-") as staged:
+        if variant == 0:
+            source_path = source_notebook(assignment, root)
+        else:
+            source_path = stage_source(assignment, variant, Path(staged), root)
+        return _grade_all(
+            assignment, source_path, root, submitted_dir, jobs, cell_timeout, engine, progress,
+            autograded_dir,
+        )  # fmt: skip
+
+
+def _grade_all(
+    assignment: str,
+    source_path: Path,
+    root: Path,
+    submitted_dir: Path,
+    jobs: int,
+    cell_timeout: float,
+    engine: str,
+    progress: bool,
+    autograded_dir: Path | None,
+) -> list[SubmissionResult]:
+    source = nbformat.read(source_path, as_version=4)
     max_score = sum(cell.points for cell in grade_cells(source))
     zero = {cell.grade_id: 0.0 for cell in grade_cells(source)}
 
@@ -129,8 +157,8 @@ def grade_assignment(
     try:
         results.update(
             _grade_sandboxed(
-                assignment, root, paths, jobs, cell_timeout, max_score, bar, autograded_dir,
-                engine,
+                assignment, source_path, paths, jobs, cell_timeout, max_score, bar,
+                autograded_dir, engine,
             )
         )  # fmt: skip
     finally:
@@ -141,7 +169,7 @@ def grade_assignment(
 
 def _grade_sandboxed(
     assignment: str,
-    root: Path,
+    source_path: Path,
     paths: dict[str, Path],
     jobs: int,
     cell_timeout: float,
@@ -153,7 +181,6 @@ def _grade_sandboxed(
     """:func:`cnnbook.grading.sandbox.grade_many` on every submission."""
     from .sandbox import Limits, feedback_notebook, grade_many, load_notebook
 
-    source_path = source_notebook(assignment, root)
     source = load_notebook(source_path, max_bytes=1 << 30)
     limits = Limits(call_timeout=cell_timeout, cell_timeout=cell_timeout)
     grades = grade_many(

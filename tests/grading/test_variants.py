@@ -1,0 +1,236 @@
+"""Per-offering variants (solutions/<assignment>/variants/<k>.yaml): every variant's solution scores
+full marks, its untouched release scores zero, each realistic mistake loses points on the task it
+breaks, and its release (generated on demand, never committed) gives nothing away and follows the
+variant. The oracles are PyTorch, in the overlays' own test cells."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cnnbook.grading.assignments import ASSIGNMENTS, source_notebook
+from cnnbook.grading.pipeline import grade_assignment
+from cnnbook.grading.release import _nbgrader_release, generate_release
+from cnnbook.grading.variants import (
+    VariantError,
+    apply_overlay,
+    available_variants,
+    configured_variant,
+    load_overlay,
+    stage_source,
+    variant_source,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# the helpers of the base assignments' grading test, imported rather than copied
+_spec = importlib.util.spec_from_file_location(
+    "_autograde_helpers", Path(__file__).with_name("test_autograde.py")
+)
+_autograde = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_autograde)
+_submit, _with_mistake = _autograde._submit, _autograde._with_mistake
+
+# (name, solution cell grade_id, text in that cell of the variant, its replacement, test cells
+# that lose points), per (assignment, variant)
+# fmt: off
+MISTAKES: dict[tuple[str, int], list[tuple[str, str, str, str, list[str]]]] = {
+    ("03-activations", 1): [
+        ("ELU gradient 1 at zero", "leaky_relu",
+         "np.where(x > 0, 1.0, alpha", "np.where(x >= 0, 1.0, alpha", ["test_leaky_relu"]),
+        ("ELU gradient forgets exp(x)", "leaky_relu",
+         "alpha * np.exp(np.minimum(x, 0))", "alpha", ["test_leaky_relu"]),
+        ("ELU without the - 1", "leaky_relu",
+         "alpha * np.expm1(np.minimum(x, 0))", "alpha * np.exp(np.minimum(x, 0))",
+         ["test_leaky_relu"]),
+        ("ELU overflows for large x", "leaky_relu",
+         "alpha * np.expm1(np.minimum(x, 0))", "alpha * np.expm1(x)",
+         ["test_leaky_relu_hidden"]),
+        ("ELU ignores alpha in the forward pass", "leaky_relu",
+         "negative = alpha * np.expm1", "negative = np.expm1", ["test_leaky_relu"]),
+        ("temperature multiplies the logits", "softmax",
+         "scaled = logits / np.asarray", "scaled = logits * np.asarray", ["test_softmax"]),
+        ("temperature not checked", "softmax",
+         "raise ValueError(f\"temperature", "pass  # (f\"temperature", ["test_softmax"]),
+        ("temperature applied after the shift, unstable", "softmax",
+         "shifted = scaled - scaled.max(axis=axis, keepdims=True)", "shifted = scaled",
+         ["test_softmax"]),
+    ],
+}
+# fmt: on
+
+VARIANTS = sorted(MISTAKES)
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _cell(nb, grade_id: str):
+    (cell,) = [c for c in nb.cells if _grade_id(c) == grade_id]
+    return cell
+
+
+def test_every_offered_variant_is_tested() -> None:
+    offered = {(a, k) for a in ASSIGNMENTS for k in available_variants(a, ROOT) if k}
+    assert offered == set(VARIANTS), "a variant without its grading test, or a test without it"
+    for assignment in ("02-convolution", "03-activations", "04-pooling", "05-batchnorm"):
+        assert len(available_variants(assignment, ROOT)) >= 3, f"{assignment}: fewer than 3"
+
+
+@pytest.mark.parametrize("key", VARIANTS, ids=[f"{a}-v{k}" for a, k in VARIANTS])
+def test_overlay_changes_tasks_and_keeps_the_rest(key: tuple[str, int]) -> None:
+    assignment, k = key
+    base = nbformat.read(source_notebook(assignment, ROOT), as_version=4)
+    overlay = load_overlay(assignment, k, ROOT)
+    assert overlay.get("title")
+    nb = variant_source(assignment, k, ROOT)
+    assert [_grade_id(c) for c in nb.cells] == [_grade_id(c) for c in base.cells]
+    changed = set(overlay["cells"])
+    solutions = {g for g in changed if _cell(base, g).metadata["nbgrader"].get("solution")}
+    assert solutions, "a variant changes at least one task"
+    for grade_id in changed:
+        assert _cell(nb, grade_id).source != _cell(base, grade_id).source, grade_id
+    for cell, before in zip(nb.cells, base.cells, strict=True):
+        if _grade_id(cell) not in changed:
+            assert cell == before
+    # each changed task changes its text, its solution, its visible and its hidden test together
+    kinds = [_cell(base, g).metadata["nbgrader"] for g in changed]
+    assert sum(m.get("solution", False) for m in kinds) == len(solutions)
+    assert sum(m.get("grade", False) for m in kinds) == 2 * len(solutions)
+    assert sum(_cell(base, g).cell_type == "markdown" for g in changed) == len(solutions)
+
+
+def test_variant_zero_is_the_source_notebook() -> None:
+    for assignment in ASSIGNMENTS:
+        base = nbformat.read(source_notebook(assignment, ROOT), as_version=4)
+        assert variant_source(assignment, 0, ROOT) == base
+
+
+def test_overlay_that_no_longer_fits_fails_loudly() -> None:
+    assignment, k = VARIANTS[0]
+    overlay = load_overlay(assignment, k, ROOT)
+    base = nbformat.read(source_notebook(assignment, ROOT), as_version=4)
+    gone = next(iter(overlay["cells"]))
+    _cell(base, gone).metadata["nbgrader"]["grade_id"] = "renamed"
+    with pytest.raises(VariantError, match=re.escape(repr(gone))):
+        apply_overlay(base, overlay)
+    solution = next(g for g in overlay["cells"] if "### BEGIN SOLUTION" in overlay["cells"][g])
+    stripped = {**overlay, "cells": {solution: "def f():\n    pass\n"}}
+    with pytest.raises(VariantError, match="BEGIN SOLUTION"):
+        apply_overlay(nbformat.read(source_notebook(assignment, ROOT), as_version=4), stripped)
+    with pytest.raises(VariantError, match="no variant 99"):
+        load_overlay(assignment, 99, ROOT)
+
+
+def test_course_configuration_chooses_the_variant(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    config = (ROOT / "nbgrader_config.py").read_text()
+    assert "c.CnnBook.variant = 0" in config
+    assignment, k = VARIANTS[0]
+    for a in ASSIGNMENTS:
+        assert configured_variant(a, ROOT) == 0
+    (tmp_path / "nbgrader_config.py").write_text(f"{config}\nc.CnnBook.variant = {k}\n")
+    assert configured_variant(assignment, tmp_path) == k
+    assert configured_variant("01-mlp-to-cnn", tmp_path) == 0  # it has no variants
+    (tmp_path / "nbgrader_config.py").write_text(
+        f"{config}\nc.CnnBook.variant = {k}\nc.CnnBook.variants = {{{assignment!r}: 0}}\n"
+    )
+    assert configured_variant(assignment, tmp_path) == 0
+    (tmp_path / "nbgrader_config.py").write_text(f"{config}\nc.CnnBook.variant = 99\n")
+    with pytest.raises(VariantError, match="no variant 99"):
+        configured_variant(assignment, tmp_path)
+    with pytest.raises(VariantError, match="no variant 99"):
+        generate_release(tmp_path / "out", root=tmp_path, assignment=assignment)
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory) -> dict[tuple[str, int], Path]:
+    """Every variant's release, generated on demand by one nbgrader run on a staged source."""
+    staged = tmp_path_factory.mktemp("staged")
+    out = tmp_path_factory.mktemp("release")
+    for assignment, k in VARIANTS:
+        stage_source(assignment, k, staged, ROOT, name=f"{assignment}-v{k}")
+    _nbgrader_release(ROOT, out, "*", staged)
+    return {(a, k): out / f"{a}-v{k}" / f"{a}.ipynb" for a, k in VARIANTS}
+
+
+MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
+REGION = re.compile(r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END[^\n]*", flags=re.S)
+
+
+@pytest.mark.parametrize("key", VARIANTS, ids=[f"{a}-v{k}" for a, k in VARIANTS])
+def test_variant_release_follows_the_variant_and_hides_its_answers(key, releases) -> None:
+    assignment, k = key
+    path = releases[key]
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "only the notebook is released"
+    source = variant_source(assignment, k, ROOT)
+    release = nbformat.read(path, as_version=4)
+    hidden, public = set(), set()
+    for cell in source.cells:
+        for block in REGION.findall(cell.source):
+            hidden |= {line.strip() for line in block.splitlines() if len(line.strip()) > 12}
+        public |= {line.strip() for line in REGION.sub("", cell.source).splitlines()}
+    hidden -= public
+    overlay = load_overlay(assignment, k, ROOT)
+    for cell in release.cells:
+        assert not MARKERS.search(cell.source)
+        leaked = [line for line in cell.source.splitlines() if line.strip() in hidden]
+        assert not leaked, f"solution or hidden-test lines in the release: {leaked[:3]}"
+        grade_id = _grade_id(cell)
+        if grade_id not in overlay["cells"]:
+            continue
+        meta = cell.metadata["nbgrader"]
+        if cell.cell_type == "markdown":  # the task's text is the variant's, word for word
+            assert cell.source == _cell(source, grade_id).source
+        elif meta.get("solution"):  # the variant's signatures, the body a stub
+            assert "raise NotImplementedError()" in cell.source
+            for signature in re.findall(r"^def [^\n]*", _cell(source, grade_id).source, re.M):
+                assert signature in cell.source
+        elif meta.get("grade"):  # the visible test is the variant's
+            assert cell.source == REGION.sub("", _cell(source, grade_id).source).rstrip("\n") or (
+                "### BEGIN HIDDEN TESTS" in _cell(source, grade_id).source
+            )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", VARIANTS, ids=[f"{a}-v{k}" for a, k in VARIANTS])
+def test_variant_solution_release_and_mistakes(key, releases, tmp_path: Path) -> None:
+    assignment, k = key
+    source = variant_source(assignment, k, ROOT)
+    _submit(tmp_path, "solution", assignment, source)
+    _submit(tmp_path, "release", assignment, nbformat.read(releases[key], as_version=4))
+    _submit(tmp_path, "variant0", assignment, nbformat.read(source_notebook(assignment, ROOT), 4))
+    mistakes = MISTAKES[key]
+    assert len(mistakes) >= 6
+    for i, (_, grade_id, old, new, _) in enumerate(mistakes):
+        _submit(tmp_path, f"mistake{i:02d}", assignment, _with_mistake(source, grade_id, old, new))
+
+    results = {
+        r.student: r
+        for r in grade_assignment(
+            assignment, root=ROOT, submitted_dir=tmp_path, progress=False, jobs=2, variant=k
+        )
+    }
+    full = results["solution"]
+    assert full.status == "ok", full.message
+    assert full.total == full.max_score > 0, f"solution scores {full.scores}"
+    blank = results["release"]
+    assert blank.status == "ok" and blank.total == 0, f"release scores {blank.scores}"
+    for i, (name, _, _, _, lost) in enumerate(mistakes):
+        result = results[f"mistake{i:02d}"]
+        assert result.total < result.max_score, f"mistake '{name}' kept full marks"
+        for grade_id in lost:
+            assert result.scores[grade_id] == 0, (
+                f"mistake '{name}' should fail {grade_id}; scores: {result.scores}"
+            )
+    # variant 0's answers (a previous offering's, or the package's) fail every changed task
+    base = results["variant0"]
+    changed = [g for g in load_overlay(assignment, k, ROOT)["cells"] if g in base.scores]
+    hidden = [g for g in changed if "### BEGIN HIDDEN TESTS" in _cell(source, g).source]
+    assert hidden and all(base.scores[g] == 0 for g in hidden), f"variant 0 scores {base.scores}"
