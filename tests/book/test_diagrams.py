@@ -1,0 +1,197 @@
+"""Tests of cnnbook.diagrams: every diagram draws quickly, the numbers it draws are right, and every
+diagram cell of the chapters has alt text and a caption whose name the prose refers to.
+
+Oracles: torch.nn.functional and autograd for the convolution's numbers, plain loops for the rest.
+The numbers are read back from the drawn text (each carries a gid), so the test checks what a
+reader sees.
+"""
+
+import inspect
+import json
+import re
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+from cnnbook import diagrams
+from cnnbook.diagrams import conv
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+MODULES = [getattr(diagrams, name) for name in diagrams.__all__]
+FUNCTIONS = [
+    (module.__name__.rsplit(".", 1)[-1], name, getattr(module, name))
+    for module in MODULES
+    for name in module.__all__
+]
+
+
+def texts(fig: Figure) -> dict[str, str]:
+    """gid -> text of every text artist that has a gid."""
+    return {t.get_gid(): t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_gid()}
+
+
+def number(text: str) -> float:
+    """The last number in a label (after '='), true minus signs read as '-'."""
+    found = re.findall(r"-?\d+(?:\.\d+)?", text.replace("\u2212", "-"))
+    return float(found[-1])
+
+
+def grid_values(fig: Figure, gid: str, shape: tuple[int, int]) -> np.ndarray:
+    t = texts(fig)
+    return np.array(
+        [[number(t[f"{gid}[{i},{j}]"]) for j in range(shape[1])] for i in range(shape[0])]
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "func"), FUNCTIONS, ids=[f"{m}.{n}" for m, n, _ in FUNCTIONS]
+)
+def test_every_diagram_draws_a_figure_quickly(module, name, func):
+    start = time.perf_counter()
+    fig = func()
+    assert isinstance(fig, Figure)
+    assert 2 < fig.get_figwidth() <= 9.6, "wider than the book's column allows at full size"
+    assert len(fig.axes[0].patches) > 0
+    assert time.perf_counter() - start < 3.0
+
+
+def _t(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a, dtype=np.float64))
+
+
+def test_sliding_window_output_cells_are_torch_conv2d():
+    x = np.random.default_rng(0).integers(-3, 4, size=(6, 5)).astype(float)
+    k = np.random.default_rng(1).integers(-2, 3, size=(3, 2)).astype(float)
+    fig = conv.sliding_window(x, k, positions=[(0, 1), (3, 2)])
+    expected = F.conv2d(_t(x)[None, None], _t(k)[None, None])[0, 0].numpy()
+    np.testing.assert_allclose(grid_values(fig, "Y", expected.shape), expected)
+    assert number(texts(fig)["sum"]) == expected[3, 2]
+    assert texts(fig)["sum"].startswith("Y[3, 2] = ")
+
+
+def test_padding_stride_sizes_are_pytorchs():
+    cases = [(5, 3, 1, 0), (7, 3, 2, 1), (6, 3, 2, 0), (8, 5, 3, 2)]
+    fig = conv.padding_stride(cases)
+    for n, (size, k, s, p) in enumerate(cases):
+        out = F.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), stride=s, padding=p)
+        assert number(texts(fig)[f"size{n}"]) == out.shape[-1]
+
+
+def test_multichannel_value_and_partial_sums():
+    fig = conv.multichannel(position=(2, 1))
+    x = conv._ints((3, 5, 5), 0, 3, seed=1)
+    w = conv._ints((4, 3, 3, 3), -1, 1, seed=2)
+    b = np.arange(1.0, 5.0)
+    y = F.conv2d(_t(x)[None], _t(w), _t(b))[0].numpy()
+    t = texts(fig)
+    assert number(t["value"]) == y[0, 2, 1]
+    parts = [number(t[f"part{c}"]) for c in range(3)]
+    per_channel = [
+        F.conv2d(_t(x[c])[None, None], _t(w[0, c])[None, None])[0, 0, 2, 1] for c in range(3)
+    ]
+    np.testing.assert_allclose(parts, per_channel)
+    assert t["shape_y"].startswith("Y: 4 \u00d7 3 \u00d7 3")
+
+
+def test_one_by_one_is_conv2d_with_a_1x1_kernel():
+    x = conv._ints((4, 4, 4), 0, 3, seed=3)
+    w = conv._ints((2, 4), -1, 2, seed=4)
+    fig = conv.one_by_one(x, w, pixel=(2, 1))
+    expected = F.conv2d(_t(x)[None], _t(w)[:, :, None, None])[0, :, 2, 1].numpy()
+    np.testing.assert_allclose(grid_values(fig, "out", (2, 1))[:, 0], expected)
+
+
+def test_im2col_product_is_conv2d_and_columns_are_windows():
+    x = np.arange(20.0).reshape(4, 5) % 7
+    w = np.array([[[1, 2], [0, -1]], [[2, 0], [1, 1]], [[0, 0], [3, -2]]], float)
+    fig = conv.im2col(x, w, columns=(0, 7))
+    expected = F.conv2d(_t(x)[None, None], _t(w)[:, None])[0].numpy()  # (3, 3, 4)
+    np.testing.assert_allclose(grid_values(fig, "Y", (3, 12)), expected.reshape(3, 12))
+    cols = grid_values(fig, "cols", (4, 12))
+    for p in range(12):
+        r, c = divmod(p, 4)
+        np.testing.assert_allclose(cols[:, p], x[r : r + 2, c : c + 2].ravel())
+
+
+def test_conv_backward_values_are_autograds():
+    x = conv._ints((5, 4), 0, 3, seed=10)
+    k = conv._ints((3, 2), -1, 2, seed=11)
+    dout = conv._ints((3, 3), -2, 2, seed=12)
+    fig = conv.conv_backward(x, k, dout, dx_cell=(0, 0), dk_cell=(2, 1))
+    xt, kt = _t(x)[None, None].requires_grad_(), _t(k)[None, None].requires_grad_()
+    F.conv2d(xt, kt).backward(_t(dout)[None, None])
+    np.testing.assert_allclose(grid_values(fig, "dX", x.shape), xt.grad[0, 0].numpy())
+    np.testing.assert_allclose(grid_values(fig, "dK", k.shape), kt.grad[0, 0].numpy())
+
+
+def _measured_rf(layers) -> int:
+    """Input pixels with a non-zero gradient of one top unit (all-ones kernels, 1-D)."""
+    x = torch.zeros(1, 1, 64, requires_grad=True)
+    h = x
+    for k, s in layers:
+        h = F.conv1d(h, torch.ones(1, 1, k), stride=s)
+    h[0, 0, h.shape[-1] // 2].backward()
+    return int((x.grad != 0).sum())
+
+
+def test_receptive_field_cone_matches_a_gradient_measurement():
+    stacks = (("a", ((3, 1), (3, 1)), 9), ("b", ((5, 2), (3, 1), (3, 2)), 31))
+    fig = conv.receptive_field(stacks)
+    for n, (_, layers, _) in enumerate(stacks):
+        drawn = [p for p in fig.axes[0].patches if p.get_gid() == f"rf{n}"]
+        assert len(drawn) == _measured_rf(layers)
+        assert number(texts(fig)[f"rf{n}_count"].split(" input")[0]) == len(drawn)
+
+
+# --- the chapters ------------------------------------------------------------------------------
+
+
+def _diagram_cells():
+    for path in CHAPTERS:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "diagrams." in source and "import" not in source:
+                yield path.name, cell, source, prose
+
+
+def test_chapters_place_diagrams():
+    assert len(list(_diagram_cells())) >= 7
+
+
+@pytest.mark.parametrize("chapter", [p.name for p in CHAPTERS])
+def test_every_diagram_cell_has_alt_text_a_caption_and_a_reference(chapter):
+    for name, cell, source, prose in _diagram_cells():
+        if name != chapter:
+            continue
+        meta = cell["metadata"]
+        assert "remove-input" in meta.get("tags", []), f"{chapter}: {source!r} shows its code"
+        mystnb = meta.get("mystnb", {})
+        alt = mystnb.get("image", {}).get("alt", "")
+        assert len(alt) > 40, f"{chapter}: {source!r} has no alt text saying what it shows"
+        figure = mystnb.get("figure", {})
+        assert len(figure.get("caption", "")) > 20, f"{chapter}: {source!r} has no caption"
+        label = figure.get("name", "")
+        assert re.fullmatch(r"fig-[a-z0-9-]+", label), f"{chapter}: bad figure name {label!r}"
+        assert "{numref}`" + label + "`" in prose, f"{chapter}: the prose never cites {label}"
+        assert source.rstrip().endswith(";"), "one figure output per cell, no repr"
+
+
+def test_figure_names_are_unique_across_the_book():
+    names = [cell["metadata"]["mystnb"]["figure"]["name"] for _, cell, _, _ in _diagram_cells()]
+    assert len(names) == len(set(names))
+
+
+def test_every_diagram_function_is_documented():
+    for _, name, func in FUNCTIONS:
+        assert inspect.getdoc(func), name
