@@ -14,6 +14,7 @@ chapter talks about are computed in the chapter and passed in.
     gradient_flow_figure     gradient size per layer for several activations
     overlay_figure           activation maps overlaid on the input image
     bar_figure               a labelled bar chart (parameter counts, timings)
+    plain_log_ticks          readable ticks on a log axis that spans about a decade or less
     curves_figure            accuracy curves of several runs
     seeds_figure             one value per seed for several models: the runs, mean and range
 """
@@ -24,9 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, Locator, LogLocator, MaxNLocator, NullFormatter
 
 __all__ = [
     "sample_photo",
@@ -40,6 +42,7 @@ __all__ = [
     "gradient_flow_figure",
     "overlay_figure",
     "bar_figure",
+    "plain_log_ticks",
     "curves_figure",
     "seeds_figure",
 ]
@@ -379,16 +382,11 @@ def bar_figure(
     if len(labels) != len(values):
         raise ValueError(f"values: got {len(values)}, expected one per label ({len(labels)})")
     fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(labels)), 3.2))
-    bars = ax.bar(range(len(values)), values, color="tab:blue")
+    # Narrower bars than matplotlib's 0.8, and each value a few points above its bar, so that
+    # neither the bars, the values nor the two-line labels under them touch.
+    bars = ax.bar(range(len(values)), values, width=0.6, color="tab:blue")
     ax.set_xticks(range(len(values)), labels, fontsize=8)
-    for bar, v in zip(bars, values, strict=True):
-        ax.annotate(
-            fmt.format(v),
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+    ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=3, fontsize=8)
     if log:
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
@@ -396,6 +394,44 @@ def bar_figure(
     ax.margins(y=0.15)
     fig.tight_layout()
     return fig
+
+
+class _PlainLogLocator(Locator):
+    """Ticks at 1-2-5 (or finer) steps of each decade when an axis spans at most two decades."""
+
+    _STEPS = ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8))
+
+    def __call__(self) -> list[float]:
+        vmin, vmax = self.axis.get_view_interval()
+        return self.tick_values(vmin, vmax)
+
+    def tick_values(self, vmin: float, vmax: float) -> list[float]:
+        vmin, vmax = sorted((vmin, vmax))
+        if vmin <= 0 or vmax / vmin > 100:
+            return list(LogLocator().tick_values(vmin, vmax))
+        decades = range(int(np.floor(np.log10(vmin))), int(np.ceil(np.log10(vmax))) + 1)
+        for steps in self._STEPS:
+            ticks = [m * 10.0**e for e in decades for m in steps]
+            ticks = [t for t in ticks if vmin <= t * (1 + 1e-9) and t <= vmax * (1 + 1e-9)]
+            if len(ticks) >= 4:
+                break
+        return ticks
+
+
+def plain_log_ticks(axis: Axis) -> None:
+    """Plain-number ticks (1, 1.5, 2, 3, ...) on a log axis, whatever its final range.
+
+    With no power of ten inside its range, matplotlib labels a log axis only at its minor ticks,
+    often just ``2 x 10^0`` and ``3 x 10^0``. This puts four or more ticks on it, written as plain
+    numbers, and leaves the minor ticks unlabelled. An axis spanning more than two decades keeps
+    ticks at the powers of ten.
+
+    Args:
+        axis: ``ax.yaxis`` or ``ax.xaxis`` of an axis already on a log scale.
+    """
+    axis.set_major_locator(_PlainLogLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def curves_figure(

@@ -26,6 +26,7 @@ __all__ = [
     "strided_conv2d",
     "repeated_pool",
     "count_blobs",
+    "poolings",
     "shift_sensitivity",
     "window_coverage",
     "plot_dots_pooling",
@@ -203,6 +204,17 @@ def repeated_pool(
     for _ in range(levels):
         maps.append(pool2d(maps[-1], kernel_size, mode=mode))
     return maps
+
+
+def poolings(n: int) -> str:
+    """``n`` with the right noun for the chapter's sentences: "1 pooling", "3 poolings".
+
+    Raises:
+        ValueError: when ``n`` is not an int >= 0.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n: expected an int >= 0, got {n!r}")
+    return f"{int(n)} pooling" + ("" if n == 1 else "s")
 
 
 def count_blobs(img: np.ndarray, threshold: float = 0.5) -> int:

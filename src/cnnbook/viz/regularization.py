@@ -25,10 +25,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from cnnbook.data import make_loader
 from cnnbook.training import History, fit
+from cnnbook.viz.figures import plain_log_ticks
 from cnnbook.widgets import Explorer, Frame, figure_png
 
 __all__ = [
@@ -310,6 +312,8 @@ def plot_step_losses(curves: Mapping[str, np.ndarray], title: str | None = None)
         if diverged and last >= 0:
             ax.plot(last + 1, loss[last], "x", color=line.get_color(), ms=9, mew=2)
     ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis)  # the losses span less than a decade: label more than 2 and 3
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (batch)")
     ax.grid(alpha=0.3, which="both")
@@ -385,6 +389,7 @@ def plot_lr_schedules(
     for (name, rates), style in zip(schedules.items(), ["-", "--", "-.", ":"] * 3, strict=False):
         ax.step(np.arange(1, len(rates) + 1), rates, where="post", ls=style, lw=1.6, label=name)
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
     ax.legend(fontsize=8)
@@ -392,6 +397,7 @@ def plot_lr_schedules(
     if monitored_losses is not None:
         ax2 = axes[0, 1]
         ax2.plot(np.arange(1, len(monitored_losses) + 1), monitored_losses, "o-", color="C3")
+        ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax2.set_xlabel("epoch")
         ax2.set_ylabel("validation loss (monitored)")
         ax2.grid(alpha=0.3)
@@ -537,6 +543,7 @@ def _plot_gap(ax: plt.Axes, history: History, upto: int | None = None) -> None:
     ax.fill_between(epochs, val, train, where=train >= val, color="C3", alpha=0.15, label="gap")
     ax.set_xlim(0.5, history.epochs + 0.5)
     ax.set_ylim(0, 1.02)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)
 
@@ -604,6 +611,7 @@ def regularization_explorer(runs: Mapping[tuple[float, int], History], dpi: int 
         ax_loss.plot(epochs, h.train_loss, "o-", ms=3, label="training")
         ax_loss.plot(epochs, h.val_loss, "s-", ms=3, label="validation")
         ax_loss.set_yscale("log")
+        ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_loss.set_xlabel("epoch")
         ax_loss.set_ylabel("loss")
         ax_loss.grid(alpha=0.3, which="both")
@@ -860,6 +868,7 @@ def plot_early_stopping(runs: Sequence[Mapping[str, object]], patience: int) -> 
         ax.plot(stop, losses[stop - 1], "x", color=f"C{i}", ms=9, mew=2)
     ax.plot([], [], "ko", mfc="none", label="lowest loss (kept)")
     ax.plot([], [], "kx", label=f"stop (patience {patience})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation loss")
     ax.grid(alpha=0.3)

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from cnnbook.training import History
@@ -73,6 +74,7 @@ def plot_history(history: History, title: str | None = None) -> Figure:
             ax.plot(epochs, val, "s-", label="validation")
         if history.best_epoch is not None:
             ax.axvline(history.best_epoch + 1, color="grey", ls=":", label="best epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
