@@ -656,13 +656,13 @@ def activation_explorer(
         b.grid(True, which="both", alpha=0.3)
         b.legend(fontsize=8)
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.17, top=0.9, wspace=0.25)
-        rows = "".join(
-            f"<tr><td>{init}</td><td>{v[0]:.2e}</td><td>{v[-1]:.2e}</td></tr>"
-            for init, v in norms.items()
+        table = _value_table(
+            ["init", "layer 1", f"layer {depth}"],
+            [[f"{init} init", _scientific(v[0]), _scientific(v[-1])] for init, v in norms.items()],
         )
         caption = (
             f"{activation}, {depth} layers of width 64. Gradient norm of the first and last layer:"
-            f"<table><tr><th>init</th><th>layer 1</th><th>layer {depth}</th></tr>{rows}</table>"
+            f"{table}"
         )
         return Frame([_figure_png_fast(fig)], caption)
 
@@ -676,6 +676,45 @@ def _figure_png_fast(fig: Any, dpi: int = 72) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _scientific(v: float) -> str:
+    """A positive number for a reader: 3 significant digits, powers of ten written as such.
+
+    ``3.97``, ``0.0123``, ``1.70 &times; 10<sup>&minus;12</sup>`` (HTML).
+    """
+    v = float(v)
+    if not np.isfinite(v):
+        return html.escape(str(v))
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
+        return f"{v:.3g}".replace("-", "&minus;")
+    mantissa, exponent = f"{v:.2e}".split("e")
+    return f"{mantissa} &times; 10<sup>{int(exponent)}</sup>".replace("-", "&minus;")
+
+
+def _value_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A small table of values in HTML with its own spacing (a page's styles may have none).
+
+    The first column (a label) is left-aligned; the others are numbers, right-aligned in
+    tabular figures. Cells are HTML already (``header`` is escaped).
+    """
+    pad = "padding:0.15em 0.9em"
+    num = f"{pad};text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap"
+    head = "".join(
+        f'<th style="{pad};text-align:{"left" if k == 0 else "right"};'
+        f'border-bottom:1px solid #999">{html.escape(h)}</th>'
+        for k, h in enumerate(header)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td style="{pad if k == 0 else num}">{cell}</td>' for k, cell in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        '<table class="cnnbook-values" style="border-collapse:collapse;margin:0.3em 0">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _signed(v: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -269,3 +270,71 @@ def test_figures_return_figures_and_validate():
         figures.image_grid([np.zeros((2, 2))], ["a", "b"])
     with pytest.raises(ValueError, match="step"):
         figures.sliding_window_figure(np.zeros((4, 4)), np.zeros((3, 3)), np.zeros((2, 2)), 4)
+
+
+class _Cells(HTMLParser):
+    """The rows of the tables in an HTML fragment: [(tag, style, text), ...] per row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[tuple[str, str, str]]] = []
+        self._cell: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = [tag, dict(attrs).get("style", ""), ""]
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(tuple(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[2] += data
+
+
+def test_activation_explorer_table_has_one_padded_cell_per_value():
+    # The page once showed "3.97e+001.70e+00": bare cells with no spacing between the columns.
+    explorer = widgets.activation_explorer(depth=6, names=("sigmoid",))
+    caption = explorer.render(activation="sigmoid").caption
+    parser = _Cells()
+    parser.feed(caption)
+    header, *rows = parser.rows
+    assert [text for _, _, text in header] == ["init", "layer 1", "layer 6"]
+    assert [row[0][2] for row in rows] == ["he init", "xavier init", "small init"]
+    expected = {
+        init: widgets.gradient_flow("sigmoid", depth=6, init=init) for init in ("he", "xavier")
+    }
+    for row in rows:
+        assert len(row) == 3 and all(tag == "td" for tag, _, _ in row)
+        assert all(re.search(r"padding:\s*0\.\d+em \d", style) for _, style, _ in row)
+        assert all("text-align:right" in style for _, style, _ in row[1:])
+        init = row[0][2].split()[0]
+        if init in expected:  # the numbers, as a reader reads them: 3 significant digits
+            for (_, _, text), value in zip(row[1:], expected[init][[0, -1]], strict=True):
+                assert _read_scientific(text) == pytest.approx(value, rel=6e-3)
+
+
+def _read_scientific(text: str) -> float:
+    text = text.replace("\N{MINUS SIGN}", "-")
+    if "\N{MULTIPLICATION SIGN}" not in text:
+        return float(text)
+    mantissa, power = text.split("\N{MULTIPLICATION SIGN}")
+    return float(mantissa) * 10.0 ** int(power.strip().removeprefix("10"))
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (3.9712, "3.97"),
+        (0.0123456, "0.0123"),
+        (1.7e-12, "1.70 &times; 10<sup>&minus;12</sup>"),
+        (2.5e6, "2.50 &times; 10<sup>6</sup>"),
+        (0.0, "0"),
+    ],
+)
+def test_scientific_writes_powers_of_ten_for_readers(value, text):
+    assert widgets._scientific(value) == text
