@@ -118,6 +118,9 @@ class Explorer:
         labels: optional display labels of the controls (default: the names).
         initial: optional starting option per control (default: the first option).
         scale: display magnification of every image (pixel art stays sharp); 1 shows natural size.
+        still: optional ``still(**choice) -> PNG bytes``, the picture of one choice that
+            :meth:`small_multiple` uses instead of the frame's images (for an explorer whose
+            frames are HTML only).
 
     Example:
         >>> ex = Explorer("square", {"n": [1, 2, 3]}, lambda n: Frame(caption=f"{n * n}"))
@@ -134,6 +137,7 @@ class Explorer:
         labels: dict[str, str] | None = None,
         initial: dict[str, str | int | float] | None = None,
         scale: float = 1.0,
+        still: Callable[..., bytes] | None = None,
     ) -> None:
         if not isinstance(controls, dict) or not controls:
             raise ValueError(
@@ -160,6 +164,7 @@ class Explorer:
         if not isinstance(scale, (int, float)) or not 0 < scale <= 16:
             raise ValueError(f"scale: got {scale!r}, expected a number in (0, 16]")
         self.scale = float(scale)
+        self.still = still
 
     # -- the website: every frame precomputed -------------------------------------------------
     def frames(self) -> dict[tuple[int, ...], Frame]:
@@ -259,6 +264,79 @@ class Explorer:
 }})();
 </script>
 </div>"""
+
+    # -- print, PDF and a notebook without widgets: a static twin ------------------------------
+    def small_multiple(self, states: Sequence[dict[str, str | int | float]]) -> Any:
+        """The explorer's views at a few settings, side by side in one matplotlib figure.
+
+        The explorer's static twin: what a printed page, a PDF or a notebook without a widget
+        front end shows instead of the controls. Each panel is titled with the settings that
+        ``states`` names; the other controls keep their initial value.
+
+        Args:
+            states: one dict per panel, ``control name -> option`` (2 to 6 panels read best).
+
+        Returns:
+            a figure: small images (up to 256 pixels a side) in one column per state, one row
+            per image of a frame; larger ones (plots) in one row per state.
+        """
+        import matplotlib.image as mpimg
+        import matplotlib.pyplot as plt
+
+        if not states:
+            raise ValueError("states: got none, expected at least one dict of control options")
+        panels = []
+        for state in states:
+            for name, value in state.items():
+                if name not in self.controls or value not in self.controls[name]:
+                    raise ValueError(
+                        f"states: {name}={value!r} is not an option of this explorer's controls "
+                        f"{self.controls}"
+                    )
+            choice = self.initial | dict(state)
+            pngs = [self.still(**choice)] if self.still else self.render(**choice).images
+            if not pngs:
+                raise ValueError(
+                    f"{self.title}: its frames have no image; give the Explorer a still function"
+                )
+            label = ", ".join(f"{self.labels[n]} {state[n]}" for n in state) or "initial"
+            panels.append((label, [mpimg.imread(io.BytesIO(png), format="png") for png in pngs]))
+        per_frame = max(len(images) for _, images in panels)
+        small = all(max(im.shape[:2]) <= 256 for _, images in panels for im in images)
+        if small:  # pixel images: one column per state
+            fig, axes = plt.subplots(
+                per_frame,
+                len(panels),
+                figsize=(2.1 * len(panels), 2.1 * per_frame + 0.3),
+                squeeze=False,
+                layout="constrained",
+            )
+            for col, (label, images) in enumerate(panels):
+                axes[0, col].set_title(label, fontsize=9)
+                for row in range(per_frame):
+                    ax = axes[row, col]
+                    ax.set_axis_off()
+                    if row < len(images):
+                        ax.imshow(images[row], interpolation="nearest")
+        else:  # plots: one row per state, at a common width
+            aspect = max(im.shape[0] / im.shape[1] for _, images in panels for im in images)
+            width = 9.0
+            fig, axes = plt.subplots(
+                len(panels),
+                per_frame,
+                figsize=(width, len(panels) * (width / per_frame * aspect + 0.3)),
+                squeeze=False,
+                layout="constrained",
+            )
+            for row, (label, images) in enumerate(panels):
+                axes[row, 0].set_title(label, fontsize=9, loc="left")
+                for col in range(per_frame):
+                    ax = axes[row, col]
+                    ax.set_axis_off()
+                    if col < len(images):
+                        ax.imshow(images[col], interpolation="antialiased")
+        fig.suptitle(self.title, fontsize=10)
+        return fig
 
     # -- a live kernel: ipywidgets ------------------------------------------------------------
     def widget(self) -> Any:
@@ -390,11 +468,27 @@ def param_count_explorer(
         )
         return Frame([], caption)
 
+    def still(side: int, channels: int, hidden_units: int) -> bytes:
+        import matplotlib.pyplot as plt
+
+        dense = dense_params(side * side * channels, hidden_units)
+        conv = conv2d_params(channels, conv_filters, kernel_size)
+        fig, ax = plt.subplots(figsize=(2.4, 2.4), layout="constrained")
+        bars = ax.bar([0, 1], [dense, conv], width=0.6, color=["#d62728", "#1f77b4"])
+        ax.bar_label(bars, labels=[f"{dense:,}", f"{conv:,}"], padding=2, fontsize=7)
+        ax.set_yscale("log")
+        ax.set_ylim(1, 1e9)
+        ax.set_xticks([0, 1], [f"dense\n{hidden_units:,} units", f"conv\n{conv_filters} filters"])
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{side}x{side}x{channels} input", fontsize=8)
+        return _figure_png_fast(fig, dpi=100)
+
     return Explorer(
         "Parameters of the first layer",
         {"side": list(sides), "channels": list(channels), "hidden_units": list(hidden)},
         render,
         labels={"side": "image side", "hidden_units": "dense units"},
+        still=still,
     )
 
 
@@ -448,7 +542,12 @@ def sliding_window_explorer(x: np.ndarray, w: np.ndarray, stride: int = 1) -> Ex
             f"{products} = <b>{out[i, j]:g}</b></p>",
         )
 
-    return Explorer("Sliding window", {"position": list(range(out.size))}, render)
+    def still(position: int) -> bytes:
+        from cnnbook.viz.figures import sliding_window_figure
+
+        return _figure_png_fast(sliding_window_figure(x, w, out, position, stride), dpi=60)
+
+    return Explorer("Sliding window", {"position": list(range(out.size))}, render, still=still)
 
 
 def conv_explorer(

@@ -338,3 +338,76 @@ def _read_scientific(text: str) -> float:
 )
 def test_scientific_writes_powers_of_ten_for_readers(value, text):
     assert widgets._scientific(value) == text
+
+
+# -- the static twin (print, PDF, a notebook without widgets) --------------------------------
+def _grey(v: float) -> bytes:
+    return widgets.png_bytes(np.full((4, 6), v), vmin=0.0, vmax=1.0)
+
+
+def test_small_multiple_shows_each_state_with_its_frame_images():
+    import matplotlib.pyplot as plt
+
+    def render(n, word):
+        return widgets.Frame([_grey(n / 4), _grey(1 - n / 4)], f"{word}{n}")
+
+    ex = widgets.Explorer(
+        "t", {"n": [0, 1, 2, 3], "word": ["a", "b"]}, render, initial={"word": "b"}
+    )
+    fig = ex.small_multiple([{"n": 1}, {"n": 3, "word": "a"}])
+    try:
+        # small images: one column per state, one row per image of a frame
+        assert len(fig.axes) == 2 * 2
+        titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+        assert titles == ["n 1", "n 3, word a"]
+        shown = [ax.images[0].get_array() for ax in fig.axes]
+        # row-major axes: (image 0 of state 0, image 0 of state 1, image 1 of state 0, ...)
+        greys = [float(np.asarray(a)[..., 0].mean()) for a in shown]
+        np.testing.assert_allclose(greys, [1 / 4, 3 / 4, 3 / 4, 1 / 4], atol=1 / 255)
+    finally:
+        plt.close(fig)
+
+
+def test_small_multiple_lays_plots_out_one_row_per_state():
+    import matplotlib.pyplot as plt
+
+    wide = widgets.png_bytes(np.zeros((300, 900)))
+    ex = widgets.Explorer("plots", {"k": [1, 2, 3]}, lambda k: widgets.Frame([wide], f"{k}"))
+    fig = ex.small_multiple([{"k": 1}, {"k": 2}, {"k": 3}])
+    try:
+        assert len(fig.axes) == 3
+        assert [ax.get_title(loc="left") for ax in fig.axes] == ["k 1", "k 2", "k 3"]
+        assert fig.get_figheight() < fig.get_figwidth() * 1.5
+    finally:
+        plt.close(fig)
+
+
+def test_small_multiple_of_html_only_explorers_uses_their_still():
+    import matplotlib.pyplot as plt
+
+    for ex, states in [
+        (widgets.param_count_explorer(), [{"side": 28}, {"side": 224}]),
+        (
+            widgets.sliding_window_explorer(np.arange(16.0).reshape(4, 4), np.ones((2, 2))),
+            [{"position": 0}, {"position": 8}],
+        ),
+    ]:
+        assert ex.render(**ex.initial).images == []  # the website shows HTML tables only
+        fig = ex.small_multiple(states)
+        try:
+            assert sum(len(ax.images) for ax in fig.axes) == len(states)
+        finally:
+            plt.close(fig)
+
+
+def test_small_multiple_rejects_unknown_settings_and_imageless_frames():
+    ex = widgets.Explorer("t", {"n": [1, 2]}, lambda n: widgets.Frame([_grey(0.5)], ""))
+    with pytest.raises(ValueError, match="states: got none"):
+        ex.small_multiple([])
+    with pytest.raises(ValueError, match="n=5 is not an option"):
+        ex.small_multiple([{"n": 5}])
+    with pytest.raises(ValueError, match="m=1 is not an option"):
+        ex.small_multiple([{"m": 1}])
+    html_only = widgets.Explorer("h", {"n": [1, 2]}, lambda n: widgets.Frame([], "<b>x</b>"))
+    with pytest.raises(ValueError, match="give the Explorer a still function"):
+        html_only.small_multiple([{"n": 1}])
