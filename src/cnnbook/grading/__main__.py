@@ -1,5 +1,7 @@
-"""Command line of the grading pipeline: ``python -m cnnbook.grading grade ASSIGNMENT``, and
-``python -m cnnbook.grading similarity ASSIGNMENT`` (the similarity report)."""
+"""Command line of the grading pipeline: ``python -m cnnbook.grading grade ASSIGNMENT`` (scores
+and feedback pages), ``python -m cnnbook.grading feedback ASSIGNMENT`` (the feedback pages again,
+after manual grading) and ``python -m cnnbook.grading similarity ASSIGNMENT`` (the similarity
+report)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument(
         "--gradebook", action="store_true", help="also record the scores in nbgrader's gradebook"
     )
+    grade.add_argument(
+        "--feedback",
+        type=Path,
+        default=None,
+        help="folder for the HTML feedback pages, <student>/<assignment>/<assignment>.html "
+        "(default: <root>/feedback)",
+    )
+    grade.add_argument("--no-feedback", action="store_true", help="write no feedback pages")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.add_argument(
         "--variant",
@@ -63,7 +73,32 @@ def main(argv: list[str] | None = None) -> int:
     similar.add_argument(
         "--output-dir", type=Path, default=None, help="where the CSV and HTML go (default: root)"
     )
+    pages = commands.add_parser(
+        "feedback",
+        help="write the feedback pages again from autograded/ and the gradebook (after manual "
+        "grading), without grading again",
+    )
+    pages.add_argument("assignment", choices=ASSIGNMENTS)
+    pages.add_argument("--root", type=Path, default=None, help="course root (nbgrader_config.py)")
+    pages.add_argument("--autograded", type=Path, default=None, help="default: <root>/autograded")
+    pages.add_argument("--feedback", type=Path, default=None, help="default: <root>/feedback")
     args = parser.parse_args(argv)
+    if args.command == "feedback":
+        from .feedback import regenerate
+
+        try:
+            root = course_root() if args.root is None else args.root.resolve()
+            written = regenerate(
+                args.assignment,
+                root,
+                args.autograded or root / "autograded",
+                args.feedback or root / "feedback",
+            )
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(written)} feedback pages of {args.assignment}")
+        return 0
     if args.command == "similarity":
         from .similarity import DEFAULT_THRESHOLD, run
 
@@ -111,12 +146,21 @@ def main(argv: list[str] | None = None) -> int:
         from .gradebook import record
 
         record(results, args.assignment, root)
+    feedback_dir = None
+    if not args.no_feedback:
+        from .feedback import write_pages
+
+        feedback_dir = args.feedback or root / "feedback"
+        _, failed = write_pages(results, args.assignment, root, feedback_dir)
+        for line in failed:
+            print(f"  feedback page not written: {line}", file=sys.stderr)
 
     bad = [r for r in results if r.status != "ok"]
     print(
         f"graded {len(results)} submissions of {args.assignment} (variant {variant}) in "
         f"{elapsed:.1f} s "
         f"with {args.jobs} processes; scores in {output}"
+        + (f", feedback pages in {feedback_dir}" if feedback_dir is not None else "")
     )
     for r in bad:
         print(f"  {r.student}: {r.status}: {r.message}", file=sys.stderr)

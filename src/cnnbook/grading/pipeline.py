@@ -179,6 +179,7 @@ def _grade_sandboxed(
     engine: str,
 ) -> dict[str, SubmissionResult]:
     """:func:`cnnbook.grading.sandbox.grade_many` on every submission."""
+    from .feedback import annotate
     from .sandbox import Limits, feedback_notebook, grade_many, load_notebook
 
     source = load_notebook(source_path, max_bytes=1 << 30)
@@ -196,6 +197,12 @@ def _grade_sandboxed(
         notebook = None
         if grade.rejected is None:
             graded = feedback_notebook(source, load_notebook(paths[student]), grade)
+            # what each test checked and its result, for the feedback page (hidden code scrubbed)
+            annotate(graded, source, grade.cells)
+            graded.setdefault("metadata", {})["cnnbook"] = {
+                "status": grade.status,
+                "message": grade.message,
+            }
             notebook = nbformat.from_dict(graded)
         results[student] = SubmissionResult(
             student, grade.status, grade.scores, max_score, grade.seconds, grade.message, notebook
