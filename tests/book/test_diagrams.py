@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from cnnbook import diagrams
-from cnnbook.diagrams import conv
+from cnnbook.diagrams import conv, normalization, pooling
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -150,6 +150,38 @@ def test_receptive_field_cone_matches_a_gradient_measurement():
         drawn = [p for p in fig.axes[0].patches if p.get_gid() == f"rf{n}"]
         assert len(drawn) == _measured_rf(layers)
         assert number(texts(fig)[f"rf{n}_count"].split(" input")[0]) == len(drawn)
+
+
+def test_pooling_routing_forward_and_backward_are_torchs():
+    x = np.array(
+        [[5, 1, 0, 2, 9, 3], [2, 8, 1, 1, 4, 4], [0, 0, 6, 2, 1, 1], [3, 7, 2, 2, 0, 5]], float
+    )
+    dout = np.array([[1.0, -2.0, 0.5], [3.0, -1.0, 2.0]])
+    fig = pooling.pooling_routing(x, dout)
+    for mode, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
+        xt = _t(x)[None, None].requires_grad_()
+        out = pool(xt, 2)
+        out.backward(_t(dout)[None, None])
+        np.testing.assert_allclose(grid_values(fig, mode, (2, 3)), out[0, 0].detach().numpy())
+        np.testing.assert_allclose(grid_values(fig, f"dx_{mode}", x.shape), xt.grad[0, 0].numpy())
+
+
+def test_batchnorm_axes_statistics_are_torchs():
+    x = np.random.default_rng(3).normal(size=(3, 4, 2, 2)).round(1)
+    fig = normalization.batchnorm_axes(x, channel=2, momentum=0.2)
+    t = texts(fig)
+    xt = _t(x)
+    mean, var = xt.mean(dim=(0, 2, 3)), xt.var(dim=(0, 2, 3), unbiased=False)
+    bn = torch.nn.BatchNorm2d(4, momentum=0.2).double().train()
+    bn(xt)
+    for c in range(4):
+        assert number(t[f"mean[{c}]"]) == pytest.approx(float(mean[c]), abs=0.006)
+        assert number(t[f"var[{c}]"]) == pytest.approx(float(var[c]), abs=0.006)
+        # the independent route: 0.8 * initial + 0.2 * batch statistic, unbiased variance
+        assert number(t[f"run_mean[{c}]"]) == pytest.approx(0.2 * float(mean[c]), abs=6e-4)
+        unbiased = float(xt[:, c].var(unbiased=True))
+        assert number(t[f"run_var[{c}]"]) == pytest.approx(0.8 + 0.2 * unbiased, abs=6e-4)
+    assert "3\u00b72\u00b72 = 12 values" in t["count"]
 
 
 # --- the chapters ------------------------------------------------------------------------------

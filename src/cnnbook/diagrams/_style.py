@@ -46,7 +46,7 @@ def fit(ax: Axes, margin: float = 0.25, scale: float = 0.6, max_width: float = 9
     """Size the figure to what is drawn: ``scale`` inches per data unit (so that cells and text
     have the same size in every diagram), less if the figure would be wider than ``max_width``.
 
-    Text is included: its extent is measured after a draw and the limits grow to hold it.
+    Text is included: its extent is measured by the renderer and the limits grow to hold it.
     """
     fig = ax.figure
     ax.relim()
@@ -60,13 +60,13 @@ def fit(ax: Axes, margin: float = 0.25, scale: float = 0.6, max_width: float = 9
         ax.set_position((0, 0, 1, 1))
         ax.set_xlim(x0 - margin, x1 + margin)
         ax.set_ylim(y0 - margin, y1 + margin)
-        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
         inverse = ax.transData.inverted()
         grown = False
         for text in ax.texts:
             if not text.get_visible() or not text.get_text():
                 continue
-            (a, b), (c, d) = inverse.transform(text.get_window_extent())
+            (a, b), (c, d) = inverse.transform(text.get_window_extent(renderer))
             if a < x0 or c > x1 or b < y0 or d > y1:
                 x0, x1, y0, y1 = min(x0, a), max(x1, c), min(y0, b), max(y1, d)
                 grown = True
@@ -216,8 +216,10 @@ def arrow(
     text: str | None = None,
     fontsize: float = FONT - 1,
     zorder: float = 6,
+    shrink: tuple[float, float] = (2.0, 2.0),
 ) -> None:
-    """An arrow from ``start`` to ``end``, with optional text at its middle."""
+    """An arrow from ``start`` to ``end``, with optional text at its middle; ``shrink`` stops it
+    that many points short of each end."""
     ax.add_patch(
         FancyArrowPatch(
             start,
@@ -228,6 +230,8 @@ def arrow(
             lw=lw,
             ls=ls,
             connectionstyle=f"arc3,rad={rad}",
+            shrinkA=shrink[0],
+            shrinkB=shrink[1],
             zorder=zorder,
         )
     )
