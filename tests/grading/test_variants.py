@@ -61,6 +61,26 @@ MISTAKES: dict[tuple[str, int], list[tuple[str, str, str, str, list[str]]]] = {
          "shifted = scaled - scaled.max(axis=axis, keepdims=True)", "shifted = scaled",
          ["test_softmax"]),
     ],
+    ("03-activations", 2): [
+        ("clipped ReLU ignores max_value", "relu",
+         "        out = np.minimum(out, max_value)\n", "        pass\n", ["test_relu"]),
+        ("clipped ReLU gradient passes at the clip", "relu",
+         "active &= x < max_value", "active &= x <= max_value", ["test_relu"]),
+        ("ReLU gradient passes at zero", "relu", "active = x > 0", "active = x >= 0",
+         ["test_relu"]),
+        ("clip of 6 whatever max_value says", "relu",
+         "out = np.minimum(out, max_value)", "out = np.minimum(out, 6.0)",
+         ["test_relu_hidden"]),
+        ("GELU derivative without the product rule", "leaky_relu",
+         "slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du", "slope = 0.5 * (1 + t)",
+         ["test_leaky_relu"]),
+        ("GELU without the cubic term", "leaky_relu",
+         "(x + 0.044715 * x**3)", "x", ["test_leaky_relu"]),
+        ("GELU with sqrt(2 pi) for sqrt(2 / pi)", "leaky_relu",
+         "t = np.tanh(np.sqrt(2 / np.pi)", "t = np.tanh(np.sqrt(2 * np.pi)", ["test_leaky_relu"]),
+        ("GELU derivative of x^3 taken as x^2", "leaky_relu",
+         "(1 + 3 * 0.044715 * x**2)", "(1 + 0.044715 * x**2)", ["test_leaky_relu"]),
+    ],
 }
 # fmt: on
 
@@ -198,39 +218,65 @@ def test_variant_release_follows_the_variant_and_hides_its_answers(key, releases
             )
 
 
+def _trimmed_root(folder: Path, assignment: str, k: int) -> Path:
+    """A course root whose base notebook keeps no autograded test after the variant's last changed
+    cell: the mistakes break only the variant's tasks, and grading them skips the later tasks."""
+    folder.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    shutil.copytree(source_notebook(assignment, ROOT).parent, folder / "solutions" / assignment)
+    path = source_notebook(assignment, folder)
+    base = nbformat.read(path, as_version=4)
+    changed = set(load_overlay(assignment, k, ROOT)["cells"])
+    last = max(i for i, c in enumerate(base.cells) if _grade_id(c) in changed)
+    base.cells = [
+        c for i, c in enumerate(base.cells)
+        if i <= last or not (c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade"))
+    ]  # fmt: skip
+    nbformat.write(base, path)
+    return folder
+
+
+def _grade(assignment: str, k: int, root: Path, submitted: Path) -> dict:
+    results = grade_assignment(
+        assignment, root=root, submitted_dir=submitted, progress=False, jobs=2, variant=k
+    )
+    return {r.student: r for r in results}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("key", VARIANTS, ids=[f"{a}-v{k}" for a, k in VARIANTS])
 def test_variant_solution_release_and_mistakes(key, releases, tmp_path: Path) -> None:
     assignment, k = key
     source = variant_source(assignment, k, ROOT)
-    _submit(tmp_path, "solution", assignment, source)
-    _submit(tmp_path, "release", assignment, nbformat.read(releases[key], as_version=4))
-    _submit(tmp_path, "variant0", assignment, nbformat.read(source_notebook(assignment, ROOT), 4))
+    whole, trimmed = tmp_path / "whole", tmp_path / "trimmed"
+    _submit(whole, "solution", assignment, source)
+    _submit(whole, "release", assignment, nbformat.read(releases[key], as_version=4))
+    _submit(whole, "variant0", assignment, nbformat.read(source_notebook(assignment, ROOT), 4))
     mistakes = MISTAKES[key]
     assert len(mistakes) >= 6
     for i, (_, grade_id, old, new, _) in enumerate(mistakes):
-        _submit(tmp_path, f"mistake{i:02d}", assignment, _with_mistake(source, grade_id, old, new))
+        _submit(trimmed, f"mistake{i:02d}", assignment, _with_mistake(source, grade_id, old, new))
 
-    results = {
-        r.student: r
-        for r in grade_assignment(
-            assignment, root=ROOT, submitted_dir=tmp_path, progress=False, jobs=2, variant=k
-        )
-    }
+    # the whole notebook: the solution scores full marks, the release zero
+    results = _grade(assignment, k, ROOT, whole)
     full = results["solution"]
     assert full.status == "ok", full.message
     assert full.total == full.max_score > 0, f"solution scores {full.scores}"
     blank = results["release"]
     assert blank.status == "ok" and blank.total == 0, f"release scores {blank.scores}"
-    for i, (name, _, _, _, lost) in enumerate(mistakes):
-        result = results[f"mistake{i:02d}"]
-        assert result.total < result.max_score, f"mistake '{name}' kept full marks"
-        for grade_id in lost:
-            assert result.scores[grade_id] == 0, (
-                f"mistake '{name}' should fail {grade_id}; scores: {result.scores}"
-            )
     # variant 0's answers (a previous offering's, or the package's) fail every changed task
     base = results["variant0"]
     changed = [g for g in load_overlay(assignment, k, ROOT)["cells"] if g in base.scores]
     hidden = [g for g in changed if "### BEGIN HIDDEN TESTS" in _cell(source, g).source]
     assert hidden and all(base.scores[g] == 0 for g in hidden), f"variant 0 scores {base.scores}"
+
+    # each mistake loses the points of the test cells it breaks (graded up to the variant's tasks)
+    results = _grade(assignment, k, _trimmed_root(tmp_path / "root", assignment, k), trimmed)
+    for i, (name, _, _, _, lost) in enumerate(mistakes):
+        result = results[f"mistake{i:02d}"]
+        assert result.status == "ok", result.message
+        assert result.total < result.max_score, f"mistake '{name}' kept full marks"
+        for grade_id in lost:
+            assert result.scores[grade_id] == 0, (
+                f"mistake '{name}' should fail {grade_id}; scores: {result.scores}"
+            )
