@@ -21,6 +21,7 @@ __all__ = [
     "check_raises_value_error",
     "check_unchanged",
     "check_vectorised",
+    "describe_change",
 ]
 
 
@@ -135,11 +136,35 @@ def check_raises_value_error(
     raise AssertionError(f"{name}: expected a ValueError, but nothing was raised")
 
 
+def describe_change(before: Any, after: Any) -> str:
+    """What changed between two versions of an array, in a few words: the shape or dtype, or how
+    many values and the first one (index, old and new value). Empty when nothing changed."""
+    before, after = np.asarray(before), np.asarray(after)
+    if before.shape != after.shape:
+        return f"its shape changed from {before.shape} to {after.shape}"
+    if before.dtype != after.dtype:
+        return f"its dtype changed from {before.dtype} to {after.dtype}"
+    same = before == after
+    if before.dtype.kind in "fc":
+        same |= np.isnan(before) & np.isnan(after)
+    if np.all(same):
+        return ""
+    first = tuple(int(i) for i in np.argwhere(~same)[0]) if before.ndim else ()
+    old, new = before[first].item(), after[first].item()
+    old, new = (f"{v:.6g}" if isinstance(v, float) else repr(v) for v in (old, new))
+    return (
+        f"{int((~same).sum())} of {same.size} values changed, the first at index {first}: "
+        f"was {old}, now {new}"
+    )
+
+
 def check_unchanged(before: np.ndarray, after: np.ndarray, name: str) -> None:
     """Assert that an input array was not modified in place (``before`` is a copy taken earlier)."""
-    if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
+    change = describe_change(before, after)
+    if change:
         raise AssertionError(
-            f"{name} was modified in place; functions must not change their inputs"
+            f"{name} was modified in place ({change}); functions must not change their inputs: "
+            "build a new array, or work on a copy (x = x.copy())"
         )
 
 

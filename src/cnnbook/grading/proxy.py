@@ -322,16 +322,20 @@ class ChildSession:
         reply = self.request(message)
         # The grader's arrays never change (they were sent as bytes); a function that changed
         # its copy of an input in place breaks the contract, and the test that called it fails.
-        changed = [
-            entry[0]
+        changed = {
+            entry[0]: entry[1] if len(entry) > 1 else None
             for entry in reply.get("mutated") or []
             if isinstance(entry, list) and entry and isinstance(entry[0], int)
-        ]
+        }
         if changed and message.get("op") == "call":
+            name = getattr(message["fn"], "__name__", "the function")
+            what = "; ".join(
+                _describe_mutation(args, kwargs, arrays, index, now)
+                for index, now in sorted(changed.items())[:3]
+            )
             error = InputModified(
-                f"{getattr(message['fn'], '__name__', 'the function')} changed its input array(s) "
-                f"in place (arrays {sorted(set(changed))[:5]} in argument order); functions must "
-                "leave their inputs untouched"
+                f"{name} changed its input in place ({what}); functions must leave their inputs "
+                "untouched: build a new array, or work on a copy (x = x.copy())"
             )
             error.from_student = True  # type: ignore[attr-defined]
             raise error
@@ -441,6 +445,26 @@ def _warning_filters() -> list:
             ]
         )
     return filters
+
+
+def _describe_mutation(args: tuple, kwargs: dict, arrays: list, index: int, now: Any) -> str:
+    """Which argument holds the ``index``-th array sent (wire order) and what changed in it."""
+    from .checks import describe_change
+
+    where, count = f"array {index + 1} of the arguments", 0
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)]
+    for label, value in [*named, *((f"argument {k}=", v) for k, v in kwargs.items())]:
+        found: list = []
+        wire.encode(value, found, lambda obj: None)
+        if count <= index < count + len(found):
+            inside = "" if isinstance(value, np.ndarray) else ", an array inside it"
+            where = f"{label}{inside}"
+            break
+        count += len(found)
+    before = arrays[index] if index < len(arrays) else None
+    if not isinstance(before, np.ndarray) or not isinstance(now, np.ndarray):
+        return where
+    return f"{where}: {describe_change(before, now)}"
 
 
 def _student_error(error: Any) -> Exception:

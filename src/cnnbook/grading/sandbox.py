@@ -1341,7 +1341,7 @@ class _Runner:
                 message = f"test cell {cell.grade_id} could not run: {_error_line(error)}"
                 self.grader_errors.append(message)
                 return result(0.0, "error", message)
-            return result(0.0, "failed", _error_line(error))
+            return result(0.0, "failed", _error_line(error) + _where_raised(error))
         if self.session.aborts:  # an abort the test's own ``except`` swallowed
             kind, message = self.session.aborts[-1]
             self._died(kind(message))
@@ -1374,6 +1374,22 @@ def _missing_function(name: str, value: Any) -> Callable[..., Any]:
 
     missing.__name__ = name
     return missing
+
+
+_STUDENT_FRAME = re.compile(r'File "<cell \d+>", line (\d+), in (\w+)')
+
+
+def _where_raised(error: BaseException) -> str:
+    """For an error the student's code raised: where, from its traceback in the student's
+    process (the student's own cells; a test's code never runs there)."""
+    traceback = getattr(error, "student_traceback", None)
+    if traceback is None:
+        return ""
+    frames = _STUDENT_FRAME.findall(traceback)
+    if not frames:
+        return " (raised in your code)"
+    line, function = frames[-1]
+    return f" (raised in your code: {function}, line {line} of its cell)"
 
 
 def _error_line(error: BaseException) -> str:
