@@ -16,13 +16,18 @@ An overlay file::
         def elu_forward(x, alpha=1.0):
             ### BEGIN SOLUTION
             ...
+    edits:              # optional: in-place edits of a cell, [old, new] pairs
+      md-01:
+        - ["`x` has shape `(N, C, H, W)`", "`x` has shape `(N, H, W, C)`"]
     points:             # optional: new points of autograded test cells
       test_leaky_relu_hidden: 4
 
 Only the sources (and the points named) change: the cell's type and nbgrader flags stay the base
-cell's. An overlay that names a ``grade_id`` the base notebook no longer has, drops the solution
-or hidden-test markers of a cell that had them, or sets points on a cell that is not a test fails
-with a ``ValueError`` naming the cell.
+cell's. ``edits`` change a few words of a cell that others keep editing (the introduction) without
+freezing the rest of it; each ``old`` must occur exactly once. An overlay that names a ``grade_id``
+the base notebook no longer has, an edit whose text is no longer in its cell, a replacement that
+drops the solution or hidden-test markers of a cell that had them, or points set on a cell that is
+not a test fails with a ``ValueError`` naming the cell.
 
 Which variant a course uses is set in ``nbgrader_config.py``: ``c.CnnBook.variant = k`` for every
 assignment that has variants, ``c.CnnBook.variants = {"04-pooling": 2}`` for one assignment
@@ -123,9 +128,17 @@ def load_overlay(assignment: str, variant: int, root: Path | None = None) -> dic
     overlay = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(overlay, dict) or not isinstance(overlay.get("cells"), dict):
         raise VariantError(f"{path}: expected a mapping with 'cells': {{grade_id: source}}")
-    unknown = set(overlay) - {"title", "cells", "points"}
+    unknown = set(overlay) - {"title", "cells", "edits", "points"}
     if unknown:
-        raise VariantError(f"{path}: unknown keys {sorted(unknown)}; expected title, cells, points")
+        raise VariantError(
+            f"{path}: unknown keys {sorted(unknown)}; expected title, cells, edits, points"
+        )
+    for grade_id, pairs in (overlay.get("edits") or {}).items():
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) for t in p)
+            for p in pairs
+        ):
+            raise VariantError(f"{path}: edits of {grade_id!r}: expected a list of [old, new]")
     for grade_id, text in overlay["cells"].items():
         if not isinstance(text, str):
             raise VariantError(f"{path}: cell {grade_id!r}: the replacement must be text")
@@ -137,7 +150,8 @@ def apply_overlay(nb: nbformat.NotebookNode, overlay: dict) -> nbformat.Notebook
     """A copy of the source notebook ``nb`` with the overlay's cells and points put in.
 
     Raises:
-        VariantError: a ``grade_id`` the notebook does not have (or has twice), a replacement that
+        VariantError: a ``grade_id`` the notebook does not have (or has twice), an edit whose text
+            the cell does not hold exactly once, a replacement that
             loses the solution or hidden-test markers of the cell it replaces, or points set on a
             cell that is not an autograded test.
     """
@@ -171,6 +185,16 @@ def apply_overlay(nb: nbformat.NotebookNode, overlay: dict) -> nbformat.Notebook
             raise VariantError(f"{name}: cell {grade_id!r}: the base cell has hidden tests, the "
                                "replacement has no ### BEGIN HIDDEN TESTS region")  # fmt: skip
         cell.source = text.rstrip("\n")
+    for grade_id, pairs in (overlay.get("edits") or {}).items():
+        cell = the_cell(grade_id)
+        for old, new in pairs:
+            found = cell.source.count(old)
+            if found != 1:
+                raise VariantError(
+                    f"{name}: cell {grade_id!r}: the edit's text {old!r} occurs {found} times in "
+                    "the base cell (expected once): the overlay no longer fits; update it"
+                )
+            cell.source = cell.source.replace(old, new)
     for grade_id, points in (overlay.get("points") or {}).items():
         cell = the_cell(grade_id)
         if not cell.metadata["nbgrader"].get("grade") or cell.cell_type != "code":
