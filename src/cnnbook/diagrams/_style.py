@@ -277,6 +277,7 @@ def box(
             lw=lw,
             ls=ls,
             zorder=zorder,
+            gid=gid,
         )
     )
     if text:
