@@ -611,6 +611,7 @@ def regularization_explorer(runs: Mapping[tuple[float, int], History], dpi: int 
         ax_loss.plot(epochs, h.train_loss, "o-", ms=3, label="training")
         ax_loss.plot(epochs, h.val_loss, "s-", ms=3, label="validation")
         ax_loss.set_yscale("log")
+        plain_log_ticks(ax_loss.yaxis)
         ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_loss.set_xlabel("epoch")
         ax_loss.set_ylabel("loss")
