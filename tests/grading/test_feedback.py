@@ -249,3 +249,33 @@ def test_page_shows_failures_without_hidden_lines_and_manual_grades_once_graded(
     assert comment in text and "<which>" not in page  # the comment is shown as text
     assert "1.5 of 2 points" in text
     assert "Score: 2.5 of 6 points" in text
+
+
+@pytest.mark.filterwarnings("ignore:.*not in session")  # nbgrader's own ORM order; rows are written
+def test_manual_grades_come_from_nbgraders_gradebook(tmp_path: Path) -> None:
+    from nbgrader.api import Gradebook
+
+    from cnnbook.grading.gradebook import _tools_on_path
+
+    assert feedback.manual_grades(tmp_path, "tiny") == {}  # no gradebook yet
+    _tools_on_path()
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.add_assignment("tiny")
+        gb.add_notebook("tiny", "tiny")
+        gb.add_grade_cell("test_scale", "tiny", "tiny", max_score=1, cell_type="code")
+        gb.add_grade_cell("written", "tiny", "tiny", max_score=2, cell_type="markdown")
+        gb.add_solution_cell("written", "tiny", "tiny")
+        gb.add_solution_cell("scale", "tiny", "tiny")
+        for student in ("ada", "bob"):
+            gb.add_student(student)
+            gb.add_submission("tiny", student)
+        gb.find_grade("written", "tiny", "tiny", "ada").manual_score = 1.5
+        gb.find_comment("written", "tiny", "tiny", "ada").manual_comment = "Name the kernel."
+        gb.find_comment("scale", "tiny", "tiny", "bob").manual_comment = "Vectorise this."
+        gb.db.commit()
+    found = feedback.manual_grades(tmp_path, "tiny")
+    assert found == {
+        "ada": {"written": feedback.ManualGrade(1.5, "Name the kernel.")},
+        "bob": {"scale": feedback.ManualGrade(None, "Vectorise this.")},
+    }
+    assert feedback.manual_grades(tmp_path, "other") == {}
