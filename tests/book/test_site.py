@@ -2,11 +2,14 @@
 
 Serves ``_build/html`` on 127.0.0.1 and visits every page of the table of contents. On each page:
 no console error, no failed request, no request to any other host, math typeset by MathJax with no
-raw TeX left, every image loaded; notebook pages carry a correct Colab link; the explorers respond
-to a slider; the search page finds a term. The theme's chrome: at 390 px the chapter list and the
-contents open from their toggles, at 900 and 1280 px the chapter-list toggle works, one search box,
-no empty header bar, a favicon that is served, a colour-mode button whose first click changes the
-colours. A full-page screenshot of every page is saved in
+raw TeX left (and no MathJax loaded on a page without mathematics), every image loaded and
+described by its alt text (not a file path), every captioned figure numbered, no display equation
+wider than its column at 1280 px and any that is wider at 390 px scrollable with a visible cue;
+notebook pages carry a correct Colab link; the explorers respond to a slider and each has a static
+twin (a figure of its views) under it; the search page finds a term. The theme's chrome: at 390 px
+the chapter list and the contents open from their toggles, at 900 and 1280 px the chapter-list
+toggle works, one search box, no empty header bar, a favicon that is served, a colour-mode button
+whose first click changes the colours. A full-page screenshot of every page is saved in
 ``_build/screenshots/``. Run with ``make site-test`` (which builds the book first).
 
 ``CNNBOOK_SITE_DIR`` and ``CNNBOOK_TOC`` point the test at another build and its toc (to check a
@@ -128,6 +131,10 @@ def open_page(browser, url: str):
     return context, page, watch
 
 
+MATHJAX_SCRIPTS_JS = """() => Array.from(document.scripts)
+  .filter(s => /mathjax/i.test(s.src) || /^\\s*window\\.MathJax/.test(s.textContent))
+  .map(s => s.src || "inline MathJax configuration")"""
+
 MATHJAX_READY_JS = "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
 
 RAW_TEX_JS = """() => {
@@ -154,6 +161,73 @@ IMAGES_JS = """async () => {
 }"""
 
 
+# Every image says what it shows (issue 16): a figure a code cell draws takes its alt text from
+# the cell's metadata ("mystnb": {"image": {"alt": ...}}); without it myst-nb writes the image's
+# file path. The explorers' images take their alt text from the explorer's title.
+ALT_JS = """() => Array.from(document.images).map(i => ({
+  src: i.getAttribute("src") || "", alt: (i.getAttribute("alt") || "").trim()}))"""
+
+
+def _alt_problem(alt: str) -> str | None:
+    if not alt:
+        return "empty alt"
+    if alt.lower().endswith((".png", ".svg", ".jpg", ".jpeg", ".gif")) or "/" in alt:
+        return "a file path as alt"
+    return None
+
+
+def alt_problems(page) -> list[str]:
+    return [
+        f"{img['src'][:60]}: {problem} {img['alt'][:60]!r}"
+        for img in page.evaluate(ALT_JS)
+        if (problem := _alt_problem(img["alt"]))
+    ]
+
+
+# Every figure with a caption has a number ("Fig. 3.2"): Sphinx numbers a figure that has a
+# caption, unless the figure sits outside the toctree's numbering.
+FIGURES_JS = """() => Array.from(document.querySelectorAll("figure"))
+  .filter(f => f.querySelector("figcaption"))
+  .map(f => ({id: f.id, caption: f.querySelector("figcaption").textContent.trim().slice(0, 60),
+              number: ((f.querySelector(".caption-number") || {}).textContent || "").trim()}))"""
+
+
+def unnumbered_figures(page) -> list[str]:
+    return [
+        f"{fig['id'] or '?'}: {fig['caption']!r}"
+        for fig in page.evaluate(FIGURES_JS)
+        if not any(ch.isdigit() for ch in fig["number"])
+    ]
+
+
+# Display equations: MathJax's container against its own box (a wider equation scrolls inside it)
+# and against the article's column (a container that grew past the column is cut off by the
+# theme's overflow: hidden). `scrolls` says whether the container scrolls sideways with the cue of
+# _static/cnnbook.css (edge shadows drawn as background gradients).
+DISPLAY_MATH_JS = """() => {
+  const column = document.querySelector("#main-content article, article, main");
+  const right = column ? column.getBoundingClientRect().right : window.innerWidth;
+  return Array.from(document.querySelectorAll("mjx-container[display='true']")).map(m => {
+    const style = getComputedStyle(m);
+    return {
+      text: m.textContent.trim().slice(0, 50),
+      scrollWidth: m.scrollWidth, clientWidth: m.clientWidth,
+      pastColumn: m.getBoundingClientRect().right - right,
+      scrolls: ["auto", "scroll"].includes(style.overflowX)
+        && style.backgroundImage.includes("gradient"),
+    };
+  });
+}"""
+
+
+def wide_equations(page) -> list[dict]:
+    return [
+        m
+        for m in page.evaluate(DISPLAY_MATH_JS)
+        if m["scrollWidth"] > m["clientWidth"] + 1 or m["pastColumn"] > 1
+    ]
+
+
 @pytest.mark.parametrize("doc", toc_pages())
 def test_page_renders_offline(server, browser, doc):
     context, page, watch = open_page(browser, f"{server}/{doc}.html")
@@ -164,8 +238,15 @@ def test_page_renders_offline(server, browser, doc):
             page.evaluate("() => MathJax.startup.promise")
             typeset = page.locator("mjx-container").count()
             assert typeset > 0, f"{doc}: no MathJax output"
+        else:  # MathJax (1.3 MB) only where there is mathematics (_ext/cnnbook_site.py)
+            scripts = page.evaluate(MATHJAX_SCRIPTS_JS)
+            assert scripts == [], f"{doc}: no mathematics, but loads {scripts}"
         assert page.evaluate(RAW_TEX_JS) == [], f"{doc}: raw TeX left on the page"
         assert page.evaluate(IMAGES_JS) == [], f"{doc}: images that did not load"
+        assert alt_problems(page) == [], f"{doc}: images without a describing alt text"
+        assert unnumbered_figures(page) == [], f"{doc}: figures with a caption but no number"
+        if doc in MATH_PAGES:  # the viewport is 1280 px wide: every equation fits its column
+            assert wide_equations(page) == [], f"{doc}: display equations wider than the column"
         if doc.startswith("chapters/"):
             colab = page.locator("a[href^='https://colab.research.google.com/']")
             assert colab.count() >= 1, f"{doc}: no Colab launch link"
@@ -175,12 +256,29 @@ def test_page_renders_offline(server, browser, doc):
             )
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{doc.replace('/', '__')}.png"), full_page=True)
+        if doc in MATH_PAGES:  # on a phone, an equation that does not fit scrolls, with a cue
+            page.set_viewport_size({"width": 390, "height": 900})
+            cut = [m["text"] for m in wide_equations(page) if not m["scrolls"]]
+            assert cut == [], f"{doc}: equations cut off at 390 px, with no scroll cue"
         page.wait_for_load_state("networkidle")
         assert watch.foreign == [], f"{doc}: requests to other hosts {watch.foreign}"
         assert watch.failed == [], f"{doc}: failed requests {watch.failed}"
         assert watch.errors == [], f"{doc}: console errors {watch.errors}"
     finally:
         context.close()
+
+
+# An explorer's static twin (issue 16): the next cell draws its views at a few settings as a
+# numbered figure, for print, PDF and a notebook without widgets.
+STATIC_TWIN_JS = """ex => {
+  let cell = ex.closest(".cell"), next = cell && cell.nextElementSibling;
+  while (next && !next.matches(".cell")) next = next.nextElementSibling;
+  const img = next && next.querySelector("figure img");
+  if (!img) return {found: false};
+  const number = next.querySelector("figure .caption-number");
+  return {found: true, loaded: img.complete && img.naturalWidth > 0,
+          alt: (img.getAttribute("alt") || "").trim(), number: number ? number.textContent : ""};
+}"""
 
 
 @pytest.mark.parametrize("doc", sorted(EXPLORER_PAGES))
@@ -206,6 +304,11 @@ def test_explorers_respond_to_a_control(server, browser, doc):
             assert after != before, f"{doc}: explorer {k} did not change"
             images = page.evaluate(IMAGES_JS)
             assert images == [], f"{doc}: explorer {k} shows broken images"
+            twin = ex.evaluate(STATIC_TWIN_JS)
+            assert twin["found"], f"{doc}: explorer {k} has no static twin (a figure) under it"
+            assert twin["loaded"], f"{doc}: explorer {k}: its static twin did not load"
+            assert _alt_problem(twin["alt"]) is None, f"{doc}: explorer {k}'s twin: {twin['alt']!r}"
+            assert any(ch.isdigit() for ch in twin["number"]), f"{doc}: explorer {k}'s twin: {twin}"
         shot = SHOTS / f"{doc.replace('/', '__')}__explorer.png"
         explorers.first.screenshot(path=str(shot))
         assert watch.errors == [] and watch.foreign == []
@@ -330,36 +433,5 @@ def test_first_colour_mode_click_changes_the_colours(server, browser):
         # light -> dark -> auto (the system's: light in this browser) -> light
         assert seen == [("dark", "dark"), ("auto", "light"), ("light", "light")], seen
         assert watch.errors == []
-    finally:
-        context.close()
-
-
-# Every image in a chapter says what it shows (issue 16): a figure a code cell draws takes its alt
-# text from the cell's metadata ("mystnb": {"image": {"alt": ...}}); without it myst-nb writes the
-# image's file path. The explorers' images take their alt text from the explorer's title.
-ALT_JS = """() => Array.from(document.images).map(i => ({
-  src: i.getAttribute("src") || "", alt: (i.getAttribute("alt") || "").trim()}))"""
-
-
-def _alt_problem(alt: str) -> str | None:
-    if not alt:
-        return "empty alt"
-    if alt.lower().endswith((".png", ".svg", ".jpg", ".jpeg", ".gif")) or "/" in alt:
-        return "a file path as alt"
-    return None
-
-
-@pytest.mark.parametrize("doc", sorted(CHAPTER_PAGES))
-def test_every_chapter_image_has_alt_text(server, browser, doc):
-    context, page, _ = open_page(browser, f"{server}/{doc}.html")
-    try:
-        images = page.evaluate(ALT_JS)
-        assert images, f"{doc}: no images found"
-        bad = [
-            f"{img['src'][:60]}: {problem} {img['alt'][:60]!r}"
-            for img in images
-            if (problem := _alt_problem(img["alt"]))
-        ]
-        assert bad == [], f"{doc}: images without a describing alt text: {bad}"
     finally:
         context.close()
