@@ -137,6 +137,31 @@ MISTAKES: dict[tuple[str, int], list[tuple[str, str, str, str, list[str]]]] = {
          "dbeta = dout.sum(axis=(0, 2, 3))", "dbeta = dout.sum(axis=(2, 3))",
          ["test_batchnorm2d_backward"]),
     ],
+    ("04-pooling", 1): [
+        ("max pooling pads with zeros", "max_pool2d",
+         "x, kernel_size, stride, padding, -np.inf", "x, kernel_size, stride, padding, 0.0",
+         ["test_max_pool2d"]),
+        ("max-pool dx keeps the padding", "max_pool2d",
+         "return dxp[:, :, ph : ph + h, pw : pw + w]", "return dxp", ["test_max_pool2d"]),
+        ("max-pool dx cropped at the wrong offset", "max_pool2d",
+         "return dxp[:, :, ph : ph + h, pw : pw + w]", "return dxp[:, :, :h, :w]",
+         ["test_max_pool2d"]),
+        ("padding on one side only", "max_pool2d",
+         "((0, 0), (0, 0), (ph, ph), (pw, pw))", "((0, 0), (0, 0), (0, 2 * ph), (0, 2 * pw))",
+         ["test_max_pool2d", "test_avg_pool2d"]),
+        ("padding limit not checked", "max_pool2d",
+         " or 2 * ph > kh or 2 * pw > kw", "", ["test_max_pool2d_hidden"]),
+        ("average pooling ignores its padding", "avg_pool2d",
+         "_pool_windows(x, kernel_size, stride, padding, 0.0)",
+         "_pool_windows(x, kernel_size, stride, 0, 0.0)", ["test_avg_pool2d"]),
+        ("average excludes the padding from the count", "avg_pool2d",
+         "out = windows.mean(axis=(4, 5))",
+         "ones = np.pad(np.ones(x.shape[2:]), ((ph, ph), (pw, pw)))\n"
+         "    count = np.lib.stride_tricks.sliding_window_view(ones, (kh, kw))[::sh, ::sw]\n"
+         "    out = windows.sum(axis=(4, 5)) / count.sum(axis=(2, 3))", ["test_avg_pool2d"]),
+        ("average gradient not divided", "avg_pool2d",
+         "share = dout / (kh * kw)", "share = dout", ["test_avg_pool2d"]),
+    ],
 }
 # fmt: on
 
@@ -269,7 +294,8 @@ def test_variant_release_follows_the_variant_and_hides_its_answers(key, releases
             assert cell.source == _cell(source, grade_id).source
         elif meta.get("solution"):  # the variant's signatures, the body a stub
             assert "raise NotImplementedError()" in cell.source
-            for signature in re.findall(r"^def [^\n]*", _cell(source, grade_id).source, re.M):
+            public = REGION.sub("", _cell(source, grade_id).source)
+            for signature in re.findall(r"^def [^\n]*", public, re.M):
                 assert signature in cell.source
         elif meta.get("grade"):  # the visible test is the variant's
             assert cell.source == REGION.sub("", _cell(source, grade_id).source).rstrip("\n") or (
@@ -311,10 +337,6 @@ def test_variant_solution_release_and_mistakes(key, releases, tmp_path: Path) ->
     _submit(whole, "solution", assignment, source)
     _submit(whole, "release", assignment, nbformat.read(releases[key], as_version=4))
     _submit(whole, "variant0", assignment, nbformat.read(source_notebook(assignment, ROOT), 4))
-    mistakes = MISTAKES[key]
-    assert len(mistakes) >= 6
-    for i, (_, grade_id, old, new, _) in enumerate(mistakes):
-        _submit(trimmed, f"mistake{i:02d}", assignment, _with_mistake(source, grade_id, old, new))
 
     # the whole notebook: the solution scores full marks, the release zero
     results = _grade(assignment, k, ROOT, whole)
@@ -330,7 +352,13 @@ def test_variant_solution_release_and_mistakes(key, releases, tmp_path: Path) ->
     assert hidden and all(base.scores[g] == 0 for g in hidden), f"variant 0 scores {base.scores}"
 
     # each mistake loses the points of the test cells it breaks (graded up to the variant's tasks)
-    results = _grade(assignment, k, _trimmed_root(tmp_path / "root", assignment, k), trimmed)
+    root = _trimmed_root(tmp_path / "root", assignment, k)
+    source = variant_source(assignment, k, root)
+    mistakes = MISTAKES[key]
+    assert len(mistakes) >= 6
+    for i, (_, grade_id, old, new, _) in enumerate(mistakes):
+        _submit(trimmed, f"mistake{i:02d}", assignment, _with_mistake(source, grade_id, old, new))
+    results = _grade(assignment, k, root, trimmed)
     for i, (name, _, _, _, lost) in enumerate(mistakes):
         result = results[f"mistake{i:02d}"]
         assert result.status == "ok", result.message
