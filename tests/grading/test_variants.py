@@ -162,6 +162,27 @@ MISTAKES: dict[tuple[str, int], list[tuple[str, str, str, str, list[str]]]] = {
         ("average gradient not divided", "avg_pool2d",
          "share = dout / (kh * kw)", "share = dout", ["test_avg_pool2d"]),
     ],
+    ("04-pooling", 2): [
+        ("dilation ignored in the windows", "max_pool2d",
+         "windows[:, :, ::sh, ::sw, ::dh, ::dw]", "windows[:, :, ::sh, ::sw, :kh, :kw]",
+         ["test_max_pool2d"]),
+        ("max-pool gradient routed without the dilation", "max_pool2d",
+         "r, q = u * dh, v * dw", "r, q = u, v", ["test_max_pool2d"]),
+        ("stride None taken as the span", "max_pool2d",
+         "sh, sw = (kh, kw) if stride is None",
+         "sh, sw = (dh * (kh - 1) + 1, dw * (kw - 1) + 1) if stride is None",
+         ["test_max_pool2d_hidden"]),
+        ("one dilation for both axes", "max_pool2d",
+         'dh, dw = _pair(dilation, "dilation")', 'dh = dw = _pair(dilation, "dilation")[0]',
+         ["test_max_pool2d"]),
+        ("padding counted in the mean", "avg_pool2d",
+         "out = (windows.sum(axis=(4, 5)) / count)", "out = windows.mean(axis=(4, 5))",
+         ["test_avg_pool2d"]),
+        ("average gradient divided by the kernel size", "avg_pool2d",
+         "share = dout / count", "share = dout / (kh * kw)", ["test_avg_pool2d"]),
+        ("average dx keeps the padding", "avg_pool2d",
+         "return dxp[:, :, ph : ph + h, pw : pw + w]", "return dxp", ["test_avg_pool2d"]),
+    ],
 }
 # fmt: on
 
