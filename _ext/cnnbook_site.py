@@ -32,8 +32,8 @@ def _mathjax_only_where_needed(
     scripts[:] = [
         js
         for js in scripts
-        if os.fspath(js.filename) not in names
-        and not js.attributes.get("body", "").startswith(("window.MathJax", "MathJax.Hub"))
+        if os.fspath(js.filename or "") not in names  # inline scripts have no file name
+        and not (js.attributes.get("body") or "").startswith(("window.MathJax", "MathJax.Hub"))
     ]
 
 
