@@ -209,6 +209,30 @@ MISTAKES: dict[tuple[str, int], list[tuple[str, str, str, str, list[str]]]] = {
          "np.sum(window * w[o])", "np.sum(window * w[o, :, ::-1, ::-1])",
          ["test_conv2d_forward_naive"]),
     ],
+    ("02-convolution", 2): [
+        ("every group reads the first group's channels", "conv2d_forward",
+         "windows[:, k * cg : (k + 1) * cg], w[k * og", "windows[:, :cg], w[k * og",
+         ["test_conv2d_forward"]),
+        ("kernels sliced by the input group size", "conv2d_forward",
+         "w[k * og : (k + 1) * og], axes", "w[k * cg : (k + 1) * cg], axes",
+         ["test_conv2d_forward"]),
+        ("groups=0 not rejected", "conv2d_forward",
+         "or groups < 1:", ":", ["test_conv2d_forward_hidden"]),
+        ("dw from the first group's inputs", "conv2d_backward",
+         "                windows[:, k * cg : (k + 1) * cg],", "                windows[:, :cg],",
+         ["test_conv2d_backward"]),
+        ("dx of every group into the first group's channels", "conv2d_backward",
+         "dxp[:, k * cg : (k + 1) * cg, rows, cols]", "dxp[:, :cg, rows, cols]",
+         ["test_conv2d_backward"]),
+        ("db averaged over the batch", "conv2d_backward",
+         "db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(0, 2, 3)) / dout.shape[0]",
+         ["test_conv2d_backward"]),
+        ("vectorised version loops over the batch", "conv2d_forward",
+         "np.tensordot(\n            windows[:, k * cg : (k + 1) * cg]",
+         "np.stack([np.tensordot(windows[i, k * cg : (k + 1) * cg], w[k * og : (k + 1) * og],"
+         " axes=([0, 3, 4], [1, 2, 3])) for i in range(x.shape[0])]) + 0 * np.tensordot(\n"
+         "            windows[:, k * cg : (k + 1) * cg]", ["test_conv2d_forward"]),
+    ],
 }
 # fmt: on
 
