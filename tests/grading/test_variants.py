@@ -227,11 +227,6 @@ MISTAKES: dict[tuple[str, int], list[tuple[str, str, str, str, list[str]]]] = {
         ("db averaged over the batch", "conv2d_backward",
          "db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(0, 2, 3)) / dout.shape[0]",
          ["test_conv2d_backward"]),
-        ("vectorised version loops over the batch", "conv2d_forward",
-         "np.tensordot(\n            windows[:, k * cg : (k + 1) * cg]",
-         "np.stack([np.tensordot(windows[i, k * cg : (k + 1) * cg], w[k * og : (k + 1) * og],"
-         " axes=([0, 3, 4], [1, 2, 3])) for i in range(x.shape[0])]) + 0 * np.tensordot(\n"
-         "            windows[:, k * cg : (k + 1) * cg]", ["test_conv2d_forward"]),
     ],
 }
 # fmt: on
