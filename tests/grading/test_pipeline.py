@@ -84,6 +84,7 @@ def test_command_line_grades_good_and_reports_bad_submissions(tmp_path: Path) ->
             sys.executable, "-m", "cnnbook.grading", "grade", A, "--root", str(ROOT),
             "--submitted", str(submitted), "--output", str(output), "--jobs", "2",
             "--cell-timeout", "2", "--quiet", "--autograded", str(tmp_path / "autograded"),
+            "--feedback", str(tmp_path / "feedback"),
         ],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -113,6 +114,10 @@ def test_command_line_grades_good_and_reports_bad_submissions(tmp_path: Path) ->
     feedback = nbformat.read(tmp_path / "autograded" / "slow" / A / f"{A}.ipynb", as_version=4)
     errors = [o for c in feedback.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert any(o.ename == "CellTimeoutError" for o in errors)
+    # every student gets a feedback page, those whose notebook could not be graded too
+    pages = {p.parts[-3] for p in (tmp_path / "feedback").glob(f"*/{A}/{A}.html")}
+    assert pages == set(rows)
+    assert "Status: invalid." in (tmp_path / "feedback" / "broken" / A / f"{A}.html").read_text()
 
 
 @pytest.mark.slow

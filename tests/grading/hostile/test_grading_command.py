@@ -56,6 +56,7 @@ def test_grading_command_is_protected_by_default(tmp_path: Path, nbtools) -> Non
             sys.executable, "-m", "cnnbook.grading", "grade", A, "--root", str(ROOT),
             "--submitted", str(tmp_path / "submitted"), "--output", str(output), "--jobs", "2",
             "--cell-timeout", "3", "--quiet", "--autograded", str(tmp_path / "autograded"),
+            "--feedback", str(tmp_path / "feedback"),
         ],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -75,3 +76,5 @@ def test_grading_command_is_protected_by_default(tmp_path: Path, nbtools) -> Non
     assert status["broken"] == "invalid" and total["broken"] == 0
     feedback = tmp_path / "autograded" / "endless" / A / f"{A}.ipynb"
     assert "CellTimeoutError" in feedback.read_text()
+    page = tmp_path / "feedback" / "endless" / A / f"{A}.html"
+    assert "stopped: time limit" in page.read_text()
