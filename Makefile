@@ -15,7 +15,7 @@ BOOK_FLAGS := -W -n --keep-going
 CNNBOOK_OFFLINE ?= 1
 NB_ENV := CNNBOOK_OFFLINE=$(CNNBOOK_OFFLINE) OMP_NUM_THREADS=1
 
-.PHONY: help setup book book-assets test lint format unit notebooks site-test browser-deps jail-deps release grade similarity bench bench-grading clean
+.PHONY: help setup book book-assets reader test lint format unit notebooks site-test colab-env colab-test browser-deps jail-deps release grade similarity bench bench-grading clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,14 @@ $(VENV)/.installed: pyproject.toml
 book: setup book-assets  ## build the website into _build/html (every chapter executed, warnings are errors)
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	$(NB_ENV) $(BIN)/jupyter-book build . --builder html $(BOOK_FLAGS)
+	$(MAKE) --no-print-directory reader
+
+# The reader notebooks (cnnbook.reader): the chapters with MyST turned into Markdown and the build's
+# outputs kept, for Colab and plain Jupyter. The site's download button serves them (_sources) and
+# the pages workflow publishes them on the branch the Colab button opens (see README).
+reader: setup  ## reader notebooks of the last build into _build/reader (and the site's downloads)
+	$(BIN)/python -m cnnbook.reader --out _build/reader
+	test ! -d _build/html/_sources/chapters || cp _build/reader/chapters/*.ipynb _build/html/_sources/chapters/
 
 # Front-end files the site serves itself (MathJax 3), installed from the committed npm lockfile into
 # _build/npm and copied to _build/vendor, which Sphinx copies to the site's root (html_extra_path).
@@ -61,13 +69,21 @@ format: setup  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests benchmarks scripts
 
 unit: setup  ## unit, property and grading tests
-	$(BIN)/pytest -n $(JOBS) -m "not browser" tests
+	$(BIN)/pytest -n $(JOBS) -m "not browser and not colab" tests
 
 notebooks: setup  ## every chapter and solution notebook runs top to bottom (nbval)
 	$(NB_ENV) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax chapters solutions
 
 site-test: book  ## the built site in headless chromium, offline
 	$(BIN)/pytest -m browser tests
+
+# A Colab-like virtual environment (tests/colab/colab_env.py): other numpy, matplotlib, ipywidgets,
+# ipykernel than .venv's, a stand-in google.colab; built once into .cnnbook-cache/colab-env.
+colab-env: setup  ## build the Colab-like environment the colab tests run notebooks in
+	$(BIN)/python tests/colab/colab_env.py
+
+colab-test: book colab-env  ## reader notebooks and assignments run in the Colab-like environment
+	$(NB_ENV) $(BIN)/pytest -n $(JOBS) -m colab tests
 
 browser-deps:  ## Debian's chromium for the browser test (installed when missing and run as root)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
