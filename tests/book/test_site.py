@@ -251,8 +251,10 @@ def test_page_renders_offline(server, browser, doc):
             colab = page.locator("a[href^='https://colab.research.google.com/']")
             assert colab.count() >= 1, f"{doc}: no Colab launch link"
             href = colab.first.get_attribute("href")
+            # The reader notebook (cnnbook.reader) on the branch the pages workflow publishes.
             assert href == (
-                f"https://colab.research.google.com/github/cnn-book/cnn-book/blob/main/{doc}.ipynb"
+                "https://colab.research.google.com/github/cnn-book/cnn-book/blob/notebooks/"
+                f"{doc}.ipynb"
             )
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{doc.replace('/', '__')}.png"), full_page=True)
