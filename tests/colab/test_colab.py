@@ -291,3 +291,25 @@ def test_exercise_with_solutions_passes_its_visible_tests_in_colab(colab, assign
     ]
     assert visible, f"{assignment}: no test cell"
     _run_in_colab(nb, colab, tmp_path)  # raises CellExecutionError on a failing test cell
+
+
+def test_live_explorers_follow_their_controls_with_colabs_ipywidgets(colab, tmp_path):
+    """tests/book/test_widgets_live.py's check in the Colab-like kernel (ipywidgets 7)."""
+    path = ROOT / "tests" / "book" / "test_widgets_live.py"
+    spec = importlib.util.spec_from_file_location("widgets_live", path)
+    live = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(live)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(live.CODE)])
+    client = NotebookClient(
+        nb,
+        kernel_name=colab_env.KERNEL,
+        timeout=600,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream")
+    report = json.loads(text.split("REPORT", 1)[1])
+    assert sorted(report) == sorted(live.EXPLORERS)
+    for name, moves in report.items():
+        assert all(m["shown"] == m["twin"] for m in moves), name
+        assert any(m["shown"] != m["before"] for m in moves), name
