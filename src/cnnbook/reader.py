@@ -170,7 +170,7 @@ def site_url(config: dict) -> str:
 
 def glossary_terms(text: str) -> dict[str, str]:
     """Terms of the ``{glossary}`` directive in ``text`` -> their anchors (Sphinx's ids)."""
-    from docutils.nodes import make_id
+    from sphinx.util.nodes import _make_id as make_id  # Sphinx's glossary ids keep the case
 
     m = re.search(r"^```\{glossary\}\s*\n(?P<body>.*?)^```", text, re.M | re.S)
     if not m:

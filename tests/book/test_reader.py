@@ -216,6 +216,7 @@ def test_the_site_address_comes_from_the_repository():
 def test_the_book_glossary_and_bibliography_are_read():
     site = reader.Site.from_book()
     assert site.terms["multilayer perceptron"] == "term-multilayer-perceptron"
+    assert site.terms["dead relu"] == "term-dead-ReLU"  # as Sphinx writes the id
     assert site.references["lecun1998gradient"] == ("LeCun et al.", "1998")
     assert site.references["hubel1962receptive"] == ("Hubel and Wiesel", "1962")
     assert site.figures["fig-conv-sliding"] == ("chapters/02-convolution", "2.1")
