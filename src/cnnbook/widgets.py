@@ -388,7 +388,12 @@ class Explorer:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
         # Both faces in one output: a kernel-backed front end renders the widget, the static
         # website (and anything without widget support) renders the HTML.
-        bundle = dict(self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {})
+        live = self.widget()
+        if hasattr(live, "_repr_mimebundle_"):
+            bundle = dict(live._repr_mimebundle_(include=include, exclude=exclude) or {})
+        else:  # ipywidgets 7 (Colab's) has no _repr_mimebundle_: its widget-view bundle by hand
+            view = {"version_major": 2, "version_minor": 0, "model_id": live.model_id}
+            bundle = {"application/vnd.jupyter.widget-view+json": view}
         bundle["text/html"] = self.to_html()
         bundle["text/plain"] = f"<{self.title}: interactive explorer>"
         return bundle

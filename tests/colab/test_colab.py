@@ -205,11 +205,15 @@ def colab():
     env = colab_env.ensure()
     os.environ["JUPYTER_PATH"] = colab_env.jupyter_path(env)
     with colab_env._lock(env):
-        wheel = _wheel(env)
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        # Keyed by the sources, not the wheel's bytes (a zip holds timestamps): a second xdist
+        # worker must reuse the install, not redo it under the first worker's running notebooks.
+        files = sorted((ROOT / "src").rglob("*.py")) + [ROOT / "pyproject.toml"]
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
         report = env / "install-report.json"
         done = json.loads(report.read_text()) if report.exists() else {}
-        if done.get("digest") != digest:
+        wheels = list((env / "wheel").glob("cnnbook-*.whl"))
+        if done.get("digest") != digest or not wheels:
+            wheel = _wheel(env)
             pip = [str(colab_env.python(env)), "-m", "pip"]
             subprocess.run([*pip, "uninstall", "-q", "-y", "cnnbook"], check=True)
             before = colab_env.freeze(env)
@@ -217,6 +221,7 @@ def colab():
             after = colab_env.freeze(env)
             done = {"digest": digest, "before": before, "after": after}
             report.write_text(json.dumps(done, indent=1))
+        (wheel,) = (env / "wheel").glob("cnnbook-*.whl")
     return {"env": env, "wheel": wheel, **done}
 
 
