@@ -58,7 +58,7 @@ $(MATHJAX)/tex-chtml-full.js: package.json package-lock.json
 	  cp -r output/chtml $(CURDIR)/$(MATHJAX)/output/
 	cp _build/npm/node_modules/mathjax/LICENSE $(MATHJAX)/LICENSE
 
-test: setup browser-deps jail-deps lint unit notebooks site-test  ## run every test (the CI command)
+test: setup browser-deps jail-deps lint unit notebooks site-test colab-test  ## run every test (the CI command)
 
 lint: setup  ## ruff on code and notebooks
 	$(BIN)/ruff check src tests benchmarks scripts chapters solutions
