@@ -101,7 +101,8 @@ def main() -> None:
     print(f"device: {describe_device(device)}; torch {torch.__version__}; "
           f"{args.n_train} stroke-digits; {args.epochs} epochs per run (the first not counted); "
           f"seeds 0..{args.seeds - 1}; amp is {amp}")  # fmt: skip
-    print("\n| batch | path | s/epoch (seed 0, 1, 2) | vs bare loop: mean [min, max] |")
+    seeds = ", ".join(str(s) for s in range(args.seeds))
+    print(f"\n| batch | path | s/epoch (seed {seeds}) | vs bare loop: mean [min, max] |")
     print("|---:|---|---|---|")
     amp_lines, stored = [], {}
     for batch in args.batches:

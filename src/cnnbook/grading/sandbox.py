@@ -760,6 +760,14 @@ def _copy_folder(src: Path, dst: Path, max_bytes: int = 200 << 20) -> None:
         shutil.copyfile(path, target)
 
 
+def _one_thread_per_worker() -> None:
+    """Pool initializer: test cells' oracles run on tiny tensors, and ``jobs`` workers already use
+    the cores, so a second torch or BLAS thread per worker only oversubscribes them."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
 def grade_notebook(
     source_nb: str | os.PathLike | dict,
     submitted_path: str | os.PathLike,
@@ -1033,7 +1041,9 @@ def grade_many(
     context = multiprocessing.get_context("spawn")
     while len(results) < len(submissions):
         pending = [k for k in submissions if k not in results]
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_one_thread_per_worker
+        ) as pool:
             futures = {
                 pool.submit(
                     grade_notebook, source_path, str(submissions[k]), limits=limits, kind=kind,
